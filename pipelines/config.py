@@ -1,0 +1,105 @@
+"""`params.yaml` sections as typed, validated dataclasses: the one source of configuration.
+
+Each stage reads only its own section(s), so DVC reruns a stage only when a key it reads changes.
+Unknown keys are errors: a typo in params.yaml must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+PARAMS_FILE = Path("params.yaml")
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+@dataclass
+class IngestConfig:
+    raw_dir: str = "data/raw"
+    max_file_mb: int = 64
+
+    def __post_init__(self) -> None:
+        _check(self.max_file_mb > 0, "ingest.max_file_mb must be positive")
+
+
+@dataclass
+class CleanConfig:
+    drop_truncated_tail: bool = True
+    min_text_chars: int = 40
+
+    def __post_init__(self) -> None:
+        _check(self.min_text_chars >= 0, "clean.min_text_chars must be >= 0")
+
+
+@dataclass
+class DedupConfig:
+    shingle_size: int = 3
+    containment: float = 0.6  # share of the shorter text's shingles found in the other
+    same_title_containment: float = 0.35  # looser when normalised titles agree
+
+    def __post_init__(self) -> None:
+        _check(self.shingle_size >= 1, "dedup.shingle_size must be >= 1")
+        for name in ("containment", "same_title_containment"):
+            _check(0 < getattr(self, name) <= 1, f"dedup.{name} must be in (0, 1]")
+
+
+@dataclass
+class LabelConfig:
+    taxonomy: str = "data/taxonomy.yaml"
+    contract: str = "data/taxonomy_contract.md"
+    on_unmapped: str = "error"  # error | warn
+
+    def __post_init__(self) -> None:
+        _check(self.on_unmapped in ("error", "warn"), "label.on_unmapped must be 'error' or 'warn'")
+
+
+@dataclass
+class SplitConfig:
+    train_max_year: int = 2022
+    test_years: list[int] = field(default_factory=lambda: [2023])
+    validation_fraction: float = 0.2
+    n_folds: int = 5
+    min_support: int = 10
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        _check(0 < self.validation_fraction < 0.5, "split.validation_fraction must be in (0, 0.5)")
+        _check(self.n_folds >= 2, "split.n_folds must be >= 2")
+        _check(self.min_support >= 1, "split.min_support must be >= 1")
+        _check(
+            all(y > self.train_max_year for y in self.test_years),
+            "split.test_years must all be after split.train_max_year (temporal hold-out)",
+        )
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def from_dict(cls: type[T], data: dict[str, Any] | None, section: str = "") -> T:
+    data = dict(data or {})
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"params.yaml [{section or cls.__name__}]: unknown keys {unknown}")
+    return cls(**data)
+
+
+def load_section(section: str, cls: type[T], path: str | Path = PARAMS_FILE) -> T:
+    return from_dict(cls, load_params(path).get(section), section)

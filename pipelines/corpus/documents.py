@@ -1,0 +1,139 @@
+"""Reading files into text: plain text in any common encoding, HTML and PDF.
+
+Every failure is a `DocumentError` with a one-line reason, so a batch can report the file and go
+on with the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pipelines.corpus.fields import ParseResult
+from pipelines.records import Review, make_review_id
+
+TEXT_SUFFIXES = {".txt", ".md", ".text"}
+HTML_SUFFIXES = {".html", ".htm"}
+PDF_SUFFIXES = {".pdf"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+
+class DocumentError(Exception):
+    """A file that cannot be turned into text; the message is the reason, fit for one line."""
+
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:8192]
+    if b"\x00" in sample:
+        return True
+    control = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    return bool(sample) and control / len(sample) > 0.05
+
+
+def decode_bytes(data: bytes) -> str:
+    if _looks_binary(data):
+        raise DocumentError("binary data, not text")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def html_to_text(html: str) -> str:
+    """Scripts and styles are dropped, never run; block elements become line breaks."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "iframe", "svg", "head"]):
+        tag.decompose()
+    return soup.get_text("\n")
+
+
+def pdf_to_text(path: Path) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError("PDF is password-protected")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except DocumentError:
+        raise
+    except FileNotDecryptedError as exc:
+        raise DocumentError("PDF is password-protected") from exc
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise DocumentError(f"corrupt PDF ({type(exc).__name__}: {exc})") from exc
+    text = "\n\n".join(pages)
+    if not text.strip():
+        raise DocumentError("PDF has no text layer (scanned?); run OCR on it first, e.g. ocrmypdf")
+    return text
+
+
+def read_document_text(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(
+            f"unsupported file type {suffix or '(none)'}; expected one of " + ", ".join(sorted(SUPPORTED_SUFFIXES))
+        )
+    try:
+        if suffix in PDF_SUFFIXES:
+            text = pdf_to_text(path)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise DocumentError(f"file larger than the {max_bytes // (1024 * 1024)} MiB limit")
+            text = decode_bytes(data)
+            if suffix in HTML_SUFFIXES or re.match(r"\s*<(!doctype html|html)", text[:200], re.I):
+                text = html_to_text(text)
+    except PermissionError as exc:
+        raise DocumentError("permission denied") from exc
+    except IsADirectoryError as exc:
+        raise DocumentError("is a directory") from exc
+    except FileNotFoundError as exc:
+        raise DocumentError("file not found") from exc
+    except OSError as exc:
+        raise DocumentError(f"cannot read ({exc.strerror or exc})") from exc
+    if not text.strip():
+        raise DocumentError("empty file (no text)")
+    return text
+
+
+_DATE = re.compile(r"\bDate:?\s*(?:\w+\s+)?((?:19|20)\d{2})\b")
+_AREA = re.compile(r"([A-Z][A-Za-z&' ]{2,40}?)\s+Safeguarding\s+(?:Children'?s?\s+|Community\s+)?Partnership")
+
+
+def parse_document(text: str, source: str, fallback_title: str = "") -> ParseResult:
+    """A full report is one review; its whole text is kept for the model."""
+    result = ParseResult(source=source, parser="document")
+    head = text[:4000]
+    candidates = [line.strip(" #*|\t") for line in head.splitlines()]
+    candidates = [c for c in candidates if 8 <= len(c) <= 150 and not re.match(r"(contents|page \d+)", c, re.I)]
+    # a report's title line names the review type; else its first substantial line
+    titled = [c for c in candidates[:15] if re.search(r"\breview\b", c, re.I)]
+    title = (titled or candidates or [""])[0]
+    date = _DATE.search(head)
+    area = _AREA.search(head)
+    result.reviews.append(
+        Review(
+            review_id=make_review_id(int(date.group(1)) if date else None, "", title or fallback_title, text),
+            source=source,
+            title=title or fallback_title,
+            year=int(date.group(1)) if date else None,
+            area=re.sub(r"^The\s+", "", area.group(1).strip()) if area else "",
+            text=text,
+            kind="document",
+        )
+    )
+    return result
+
+
+def is_supported(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_SUFFIXES

@@ -1,0 +1,101 @@
+"""Parser for NSPCC "recently published case reviews" listing pages.
+
+Each review is a header `YEAR – Area – Title` followed by one summary paragraph ending in
+`Keywords: …`. The scrape around them holds navigation and unrelated news; a header-like line
+that does not introduce a review is counted and skipped with its reason, never silently.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipelines.corpus.fields import (
+    KEYWORDS_MARK,
+    LEARNING_MARK,
+    RECOMMENDATION_MARK,
+    ParseResult,
+    Skip,
+    cut_keywords,
+    split_sections,
+)
+from pipelines.records import Review, make_review_id
+from pipelines.taxonomy import split_keywords
+
+_SPACE = r"[ \t\u00a0\u202f]"
+HEADER = re.compile(rf"^{_SPACE}*((?:19|20)\d{{2}}){_SPACE}*[-\u2013\u2014]{_SPACE}*(\S.*?){_SPACE}*$")
+# area/title separator: an en/em dash anywhere, or a hyphen with space on both sides
+# ("Stockton-on-Tees" keeps its hyphens)
+SEPARATOR = re.compile(rf"{_SPACE}*[\u2013\u2014]{_SPACE}*|{_SPACE}+-{_SPACE}+")
+CONTINUATION = re.compile(r"^\s*(?:Learning|Recommendations?|Keywords?\s*:|>\s*Read|[a-z])")
+MIN_BODY_CHARS = 40
+UNMARKED_BODY_CHARS = 200  # a summary with no Learning/Keywords marker must at least be long
+
+
+def _looks_like_summary(body: str) -> bool:
+    marked = any(m.search(body) for m in (LEARNING_MARK, RECOMMENDATION_MARK, KEYWORDS_MARK))
+    return marked or (len(body) >= UNMARKED_BODY_CHARS and "." in body)
+
+
+def _body_lines(lines: list[str], start: int) -> tuple[list[str], int]:
+    """Collect the summary paragraphs after a header; returns them and the index after them."""
+    body: list[str] = []
+    i = start
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        if HEADER.match(line) or (body and not CONTINUATION.match(line)):
+            break
+        body.append(line.strip())
+        i += 1
+    return body, i
+
+
+def parse_listing(text: str, source: str) -> ParseResult:
+    result = ParseResult(source=source, parser="listing")
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        header = HEADER.match(line)
+        if not header:
+            continue
+        year, rest = int(header.group(1)), header.group(2)
+        parts = SEPARATOR.split(rest, maxsplit=1)
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            result.skipped.append(Skip(source, number, "header has no 'Area – Title' after the year", line))
+            continue
+        area, title = parts[0].strip(), parts[1].strip()
+        body_lines, _ = _body_lines(lines, number)
+        body = " ".join(body_lines)
+        if len(body) < MIN_BODY_CHARS:
+            reason = "no summary paragraph follows the header" if not body else "summary shorter than 40 chars"
+            result.skipped.append(Skip(source, number, reason, line))
+            continue
+        if not _looks_like_summary(body):
+            result.skipped.append(
+                Skip(
+                    source,
+                    number,
+                    "text after the header is not a review summary (no learning, recommendations or keywords)",
+                    line,
+                )
+            )
+            continue
+        before_keywords, raw_keywords = cut_keywords(body)
+        summary, learning, recommendations = split_sections(before_keywords)
+        result.reviews.append(
+            Review(
+                review_id=make_review_id(year, area, title, before_keywords),
+                source=f"{source}:{number}",
+                title=title,
+                year=year,
+                area=area,
+                summary=summary,
+                learning=learning,
+                recommendations=recommendations,
+                keywords=split_keywords(raw_keywords),
+                text=before_keywords,
+                kind="listing",
+            )
+        )
+    return result

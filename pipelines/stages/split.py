@@ -1,0 +1,102 @@
+"""Stage `split`: the Hugging Face DatasetDict (train/validation/test/unlabelled) and reviews.csv."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+from pipelines.config import LabelConfig, SplitConfig, load_section
+from pipelines.records import read_jsonl, write_json
+from pipelines.splitting import assign_splits, label_support, multi_hot
+from pipelines.taxonomy import load_contract
+
+log = logging.getLogger(__name__)
+IN_ROWS = Path("data/interim/labelled.jsonl")
+OUT_DATASET = Path("data/processed/dataset")
+OUT_CSV = Path("data/processed/reviews.csv")
+OUT_REPORT = Path("data/processed/split_report.json")
+SPLITS = ("train", "validation", "test", "unlabelled")
+TEXT_COLUMNS = ("review_id", "source", "title", "area", "summary", "learning", "recommendations", "text", "kind")
+
+
+def build_dataset(rows: list[dict], vocab: dict[str, list[str]], assignment):
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+
+    features = Features(
+        {name: Value("string") for name in TEXT_COLUMNS}
+        | {"year": Value("int32"), "keywords": Sequence(Value("string")), "fold": Value("int32")}
+        | {task: Sequence(Value("int8"), length=len(ids)) for task, ids in vocab.items()}
+        | {f"{task}_labels": Sequence(ClassLabel(names=ids)) for task, ids in vocab.items()}
+    )
+    parts = {}
+    for split in SPLITS:
+        chosen = [r for r in rows if assignment.split[r["review_id"]] == split]
+        columns = {name: [r[name] or "" for r in chosen] for name in TEXT_COLUMNS}
+        columns["year"] = [r["year"] for r in chosen]
+        columns["keywords"] = [r["keywords"] for r in chosen]
+        columns["fold"] = [assignment.fold.get(r["review_id"], -1) for r in chosen]
+        for task, ids in vocab.items():
+            columns[task] = multi_hot([r[task] for r in chosen], ids).tolist()
+            columns[f"{task}_labels"] = [sorted(r[task]) for r in chosen]
+        parts[split] = Dataset.from_dict(columns, features=features)
+    return DatasetDict(parts)
+
+
+def write_csv(path: Path, rows: list[dict], assignment, tasks) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = ["review_id", "split", "fold", "year", "area", "title", *tasks, "keywords", "source", "text"]
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=names)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow(
+                {
+                    "review_id": r["review_id"],
+                    "split": assignment.split[r["review_id"]],
+                    "fold": assignment.fold.get(r["review_id"], -1),
+                    "year": r["year"],
+                    "area": r["area"],
+                    "title": r["title"],
+                    "keywords": "; ".join(r["keywords"]),
+                    "source": r["source"],
+                    "text": r["text"],
+                }
+                | {t: "; ".join(r[t]) for t in tasks}
+            )
+    tmp.replace(path)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    config = load_section("split", SplitConfig)
+    vocab = load_contract(load_section("label", LabelConfig).contract)
+    rows = list(read_jsonl(IN_ROWS))
+    assignment = assign_splits(
+        rows, vocab, config.train_max_year, config.test_years, config.validation_fraction, config.n_folds, config.seed
+    )
+    train = [r for r in rows if assignment.split[r["review_id"]] == "train"]
+    support = {task: label_support([r[task] for r in train], ids) for task, ids in vocab.items()}
+    active = {task: [label for label, n in s.items() if n >= config.min_support] for task, s in support.items()}
+    build_dataset(rows, vocab, assignment).save_to_disk(str(OUT_DATASET))
+    write_csv(OUT_CSV, rows, assignment, list(vocab))
+    sizes = {split: sum(1 for s in assignment.split.values() if s == split) for split in SPLITS}
+    write_json(
+        OUT_REPORT,
+        {
+            "sizes": sizes,
+            "min_support": config.min_support,
+            "active_labels": active,
+            "excluded_labels": {
+                task: {label: n for label, n in s.items() if n < config.min_support} for task, s in support.items()
+            },
+            "train_support": support,
+            "skipped": assignment.skipped,
+        },
+    )
+    log.info("split: %s; active labels: %s", sizes, {t: len(a) for t, a in active.items()})
+
+
+if __name__ == "__main__":
+    main()
