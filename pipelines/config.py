@@ -103,3 +103,68 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, section: str = "") -> T
 
 def load_section(section: str, cls: type[T], path: str | Path = PARAMS_FILE) -> T:
     return from_dict(cls, load_params(path).get(section), section)
+
+
+@dataclass
+class LexiconConfig:
+    lexicon: str = "data/lexicon.yaml"
+
+
+@dataclass
+class TfidfConfig:
+    word_ngram_max: int = 2
+    char_ngram_min: int = 3
+    char_ngram_max: int = 5
+    min_df: int = 2
+    max_features: int = 50000
+    C: float = 4.0
+    class_weight: str | None = "balanced"
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        _check(self.word_ngram_max >= 1, "tfidf_linear.word_ngram_max must be >= 1")
+        _check(1 <= self.char_ngram_min <= self.char_ngram_max, "tfidf_linear char n-gram range is empty")
+        _check(self.C > 0, "tfidf_linear.C must be positive")
+        _check(self.class_weight in (None, "balanced"), "tfidf_linear.class_weight must be null or 'balanced'")
+
+
+@dataclass
+class TrainConfig:
+    cross_validate: bool = True
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.cross_validate, bool), "train.cross_validate must be true or false")
+
+
+@dataclass
+class EvaluateConfig:
+    kinds: list[str] = field(default_factory=lambda: ["lexicon", "tfidf_linear", "transformer"])
+    champion_metric: str = "macro_f1"  # always read on the validation split
+    champion_alias: str = "champion"
+
+    def __post_init__(self) -> None:
+        _check(
+            self.champion_metric in ("micro_f1", "macro_f1", "samples_f1"),
+            "evaluate.champion_metric must be micro_f1, macro_f1 or samples_f1",
+        )
+
+
+@dataclass
+class TrackingConfig:
+    uri: str = "sqlite:///experiments/mlflow.db"  # MLFLOW_TRACKING_URI overrides it
+    artifact_root: str = "experiments/mlartifacts"
+    register: bool = True
+
+
+KIND_SECTIONS: dict[str, type] = {"lexicon": LexiconConfig, "tfidf_linear": TfidfConfig}
+
+
+def kind_config(kind: str, path: str | Path = PARAMS_FILE):
+    """The params section of one model kind (its section is named after the kind)."""
+    if kind == "transformer":
+        from pipelines.classifiers.transformer_config import TransformerConfig
+
+        return load_section(kind, TransformerConfig, path)
+    if kind not in KIND_SECTIONS:
+        raise ConfigError(f"unknown model kind {kind!r}")
+    return load_section(kind, KIND_SECTIONS[kind], path)

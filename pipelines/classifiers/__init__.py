@@ -1,0 +1,45 @@
+"""Model kinds behind one interface. Only `transformer` imports torch, and only when asked for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipelines.classifiers.base import META_FILE, ModelMeta, ReviewClassifier, tune_thresholds
+
+KINDS = ("lexicon", "tfidf_linear", "transformer")
+
+__all__ = [
+    "KINDS",
+    "META_FILE",
+    "ModelMeta",
+    "ReviewClassifier",
+    "classifier_class",
+    "load_classifier",
+    "tune_thresholds",
+]
+
+
+def classifier_class(kind: str) -> type[ReviewClassifier]:
+    if kind == "lexicon":
+        from pipelines.classifiers.lexicon import LexiconClassifier
+
+        return LexiconClassifier
+    if kind == "tfidf_linear":
+        from pipelines.classifiers.tfidf import TfidfLinearClassifier
+
+        return TfidfLinearClassifier
+    if kind == "transformer":
+        from pipelines.classifiers.transformer import TransformerClassifier
+
+        return TransformerClassifier
+    raise ValueError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
+
+
+def load_classifier(directory: str | Path) -> ReviewClassifier:
+    directory = Path(directory)
+    meta_path = directory / META_FILE
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{directory}: not a reviewtag model directory (no {META_FILE})")
+    kind = json.loads(meta_path.read_text(encoding="utf-8"))["kind"]
+    return classifier_class(kind).load(directory)

@@ -1,0 +1,125 @@
+"""One interface for every model kind, so the CLI, evaluation and MLflow never branch on the kind.
+
+A saved model is a directory: `meta.json` (kind, task, sorted label vocabulary = label2id,
+per-label thresholds, taxonomy version, parameters) beside the kind's own safe-format weights
+(skops for scikit-learn, safetensors for torch). Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from pipelines.text import split_sentences
+
+META_FILE = "meta.json"
+
+
+@dataclass
+class ModelMeta:
+    kind: str
+    task: str
+    labels: list[str]
+    thresholds: list[float]
+    taxonomy_version: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # cv scores, training time, ...
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.labels)}
+
+
+def tune_thresholds(
+    y_true: np.ndarray, proba: np.ndarray, grid: Sequence[float] | None = None, default: float = 0.5
+) -> np.ndarray:
+    """Per-label threshold maximising F1 on held-out data; ties go to the threshold nearest 0.5
+    (the least surprising), and labels absent from the data keep the default."""
+    grid = np.asarray(grid if grid is not None else np.round(np.arange(0.05, 0.96, 0.025), 3))
+    thresholds = np.full(y_true.shape[1], default, dtype=float)
+    for j in range(y_true.shape[1]):
+        truth = y_true[:, j].astype(bool)
+        if not truth.any():
+            continue
+        predicted = proba[:, j][None, :] >= grid[:, None]
+        tp = (predicted & truth).sum(axis=1)
+        fp = (predicted & ~truth).sum(axis=1)
+        fn = (~predicted & truth).sum(axis=1)
+        f1 = np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+        best = np.flatnonzero(np.isclose(f1, f1.max()))
+        thresholds[j] = float(grid[best[np.argmin(np.abs(grid[best] - 0.5))]])
+    return thresholds
+
+
+class ReviewClassifier(ABC):
+    """fit / predict_proba / predict / evidence / save / load, scikit-learn style: no global state."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, task: str, labels: list[str], params: dict[str, Any] | None = None):
+        self.meta = ModelMeta(self.kind, task, sorted(labels), [0.5] * len(labels), params=dict(params or {}))
+
+    @property
+    def labels(self) -> list[str]:
+        return self.meta.labels
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        return np.asarray(self.meta.thresholds, dtype=float)
+
+    @abstractmethod
+    def fit(self, texts: list[str], y: np.ndarray) -> ReviewClassifier: ...
+
+    @abstractmethod
+    def predict_proba(self, texts: list[str]) -> np.ndarray: ...
+
+    def tune(self, texts: list[str], y: np.ndarray) -> np.ndarray:
+        self.meta.thresholds = tune_thresholds(y, self.predict_proba(texts)).tolist()
+        return self.thresholds
+
+    def predict(self, texts: list[str], threshold_scale: float = 1.0, proba: np.ndarray | None = None) -> np.ndarray:
+        proba = self.predict_proba(texts) if proba is None else proba
+        return (proba >= np.clip(self.thresholds * threshold_scale, 0.0, 1.0)).astype(np.int8)
+
+    def evidence(self, text: str, labels: list[str], k: int = 3) -> dict[str, list[str]]:
+        """Sentences that most support each label: the model scores every sentence on its own.
+        Costs one extra batched pass over the sentences; kinds with a cheaper answer override it."""
+        sentences = split_sentences(text)
+        if not sentences or not labels:
+            return {label: [] for label in labels}
+        proba = self.predict_proba(sentences)
+        out: dict[str, list[str]] = {}
+        for label in labels:
+            j = self.meta.label2id[label]
+            order = np.argsort(-proba[:, j], kind="stable")[:k]
+            out[label] = [sentences[i] for i in order if proba[i, j] > 0]
+        return out
+
+    # --- persistence ------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._save_weights(directory)
+        (directory / META_FILE).write_text(json.dumps(asdict(self.meta), indent=2) + "\n", encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ReviewClassifier:
+        directory = Path(directory)
+        meta = ModelMeta(**json.loads((directory / META_FILE).read_text(encoding="utf-8")))
+        model = cls.__new__(cls)
+        model.meta = meta
+        model._load_weights(directory)
+        return model
+
+    @abstractmethod
+    def _save_weights(self, directory: Path) -> None: ...
+
+    @abstractmethod
+    def _load_weights(self, directory: Path) -> None: ...

@@ -1,0 +1,109 @@
+"""TF-IDF (word + character n-grams, sublinear tf) with one-vs-rest logistic regression.
+
+Class weights answer the rare labels; per-label thresholds tuned on validation answer the
+miscalibration a 0.5 cut-off would show. Saved with skops and loaded against an explicit list of
+trusted types, so a tampered model file cannot run code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.classifiers.base import ReviewClassifier
+
+MODEL_FILE = "model.skops"
+# Exactly the types this pipeline is made of; skops refuses anything else at load time.
+TRUSTED_TYPES = [
+    "numpy.dtype",
+    "numpy.float64",
+    "numpy.int64",
+    "scipy.sparse._csr.csr_matrix",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.multiclass.OneVsRestClassifier",
+    "sklearn.multiclass._ConstantPredictor",
+    "sklearn.pipeline.FeatureUnion",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._label.LabelBinarizer",
+]
+DEFAULTS = {
+    "word_ngram_max": 2,
+    "char_ngram_min": 3,
+    "char_ngram_max": 5,
+    "min_df": 2,
+    "max_features": 50000,
+    "C": 4.0,
+    "class_weight": "balanced",
+    "seed": 42,
+}
+
+
+def build_pipeline(params: dict):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    p = DEFAULTS | params
+    features = FeatureUnion(
+        [
+            (
+                "word",
+                TfidfVectorizer(
+                    ngram_range=(1, p["word_ngram_max"]),
+                    sublinear_tf=True,
+                    min_df=p["min_df"],
+                    max_features=p["max_features"],
+                    strip_accents="unicode",
+                    lowercase=True,
+                ),
+            ),
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(p["char_ngram_min"], p["char_ngram_max"]),
+                    sublinear_tf=True,
+                    min_df=p["min_df"],
+                    max_features=p["max_features"],
+                    lowercase=True,
+                ),
+            ),
+        ]
+    )
+    linear = LogisticRegression(C=p["C"], class_weight=p["class_weight"], max_iter=3000, random_state=p["seed"])
+    return Pipeline([("features", features), ("clf", OneVsRestClassifier(linear))])
+
+
+class TfidfLinearClassifier(ReviewClassifier):
+    kind = "tfidf_linear"
+
+    def fit(self, texts: list[str], y: np.ndarray) -> TfidfLinearClassifier:
+        self.pipeline = build_pipeline(self.meta.params)
+        self.pipeline.fit(texts, y)
+        return self
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        proba = self.pipeline.predict_proba(list(texts))
+        return np.asarray(proba, dtype=float).reshape(len(texts), len(self.labels))
+
+    def _save_weights(self, directory: Path) -> None:
+        import skops.io as sio
+
+        sio.dump(self.pipeline, directory / MODEL_FILE)
+
+    def _load_weights(self, directory: Path) -> None:
+        import skops.io as sio
+
+        path = directory / MODEL_FILE
+        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
+        if untrusted:
+            raise ValueError(f"{path}: refusing to load untrusted types {untrusted}")
+        pipeline = sio.load(path, trusted=TRUSTED_TYPES)
+        steps = getattr(pipeline, "named_steps", {})
+        if type(pipeline).__name__ != "Pipeline" or set(steps) != {"features", "clf"}:
+            raise ValueError(f"{path}: not a reviewtag TF-IDF pipeline ({type(pipeline).__name__})")
+        self.pipeline = pipeline

@@ -1,0 +1,51 @@
+"""The processed dataset as arrays per task: one loader for training, evaluation and comparison."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DATASET_DIR = Path("data/processed/dataset")
+SPLIT_REPORT = Path("data/processed/split_report.json")
+
+
+@dataclass
+class SplitData:
+    ids: list[str]
+    texts: list[str]
+    y: np.ndarray  # multi-hot over TaskData.labels
+    folds: np.ndarray
+
+
+@dataclass
+class TaskData:
+    task: str
+    labels: list[str]  # labels with enough training support (split_report.active_labels)
+    splits: dict[str, SplitData]
+
+
+def load_task_data(
+    task: str,
+    dataset_dir: str | Path = DATASET_DIR,
+    split_report: str | Path = SPLIT_REPORT,
+    labels: list[str] | None = None,
+) -> TaskData:
+    """`labels` defaults to the task's active labels; pass a model's own vocabulary to score it."""
+    from datasets import load_from_disk
+
+    dataset = load_from_disk(str(dataset_dir))
+    vocabulary = dataset["train"].features[f"{task}_labels"].feature.names
+    if labels is None:
+        labels = json.loads(Path(split_report).read_text(encoding="utf-8"))["active_labels"][task]
+    unknown = [label for label in labels if label not in vocabulary]
+    if unknown:
+        raise ValueError(f"labels {unknown} are not in the dataset's {task} vocabulary")
+    columns = [vocabulary.index(label) for label in labels]
+    splits = {}
+    for name, part in dataset.items():
+        y = np.asarray(part[task], dtype=np.int8).reshape(len(part), len(vocabulary))[:, columns]
+        splits[name] = SplitData(list(part["review_id"]), list(part["text"]), y, np.asarray(part["fold"]))
+    return TaskData(task, list(labels), splits)

@@ -1,0 +1,97 @@
+"""Stage `train@<task>`, one per model kind: fit on train, tune thresholds on validation, K-fold CV.
+
+`python -m pipelines.stages.train --task harm_type --kind tfidf_linear`. The test split is not
+loaded here at all, so nothing about it can leak into a model or its thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.classifiers import classifier_class
+from pipelines.config import LabelConfig, TrainConfig, kind_config, load_section
+from pipelines.data import TaskData, load_task_data
+from pipelines.evaluation import scores
+from pipelines.taxonomy import load_taxonomy
+
+log = logging.getLogger(__name__)
+MODELS_DIR = Path("models")
+
+
+def build(kind: str, task: str, labels: list[str], params: dict):
+    cls = classifier_class(kind)
+    if kind == "lexicon":
+        return cls(task, labels, {}, lexicon_path=params.get("lexicon", ""))
+    return cls(task, labels, params)
+
+
+def cross_validate(kind: str, data: TaskData, params: dict, thresholds: np.ndarray) -> dict:
+    """Mean ± sd over the train folds, each fold scored with the validation-tuned thresholds."""
+    train = data.splits["train"]
+    folds = sorted(f for f in set(train.folds.tolist()) if f >= 0)
+    results = []
+    for fold in folds:
+        held = train.folds == fold
+        model = build(kind, data.task, data.labels, params)
+        model.fit([t for t, h in zip(train.texts, held, strict=True) if not h], train.y[~held])
+        model.meta.thresholds = thresholds.tolist()
+        held_texts = [t for t, h in zip(train.texts, held, strict=True) if h]
+        results.append(scores(train.y[held], model.predict(held_texts), data.labels))
+    out = {"folds": len(results)}
+    for metric in ("micro_f1", "macro_f1", "samples_f1"):
+        values = [r[metric] for r in results]
+        out[metric] = {"mean": round(float(np.mean(values)), 4), "sd": round(float(np.std(values)), 4)}
+    return out
+
+
+def train(
+    kind: str, task: str, params: dict, cv: bool, taxonomy_version: str, out_dir: Path, data: TaskData | None = None
+):
+    data = data or load_task_data(task)
+    train_split, validation = data.splits["train"], data.splits["validation"]
+    started = time.perf_counter()
+    model = build(kind, task, data.labels, params)
+    model.fit(train_split.texts, train_split.y)
+    model.tune(validation.texts, validation.y)
+    model.meta.taxonomy_version = taxonomy_version
+    model.meta.params = params
+    model.meta.extra["train_seconds"] = round(time.perf_counter() - started, 2)
+    model.meta.extra["n_train"] = len(train_split.texts)
+    if cv:
+        model.meta.extra["cv"] = cross_validate(kind, data, params, model.thresholds)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    model.save(out_dir)
+    return model
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--task", required=True, choices=["harm_type", "learning_theme"])
+    parser.add_argument("--kind", required=True)
+    args = parser.parse_args(argv)
+    params = asdict(kind_config(args.kind))
+    label_config = load_section("label", LabelConfig)
+    version = load_taxonomy(label_config.taxonomy, label_config.contract).version
+    cv = load_section("train", TrainConfig).cross_validate
+    model = train(args.kind, args.task, params, cv, version, MODELS_DIR / args.task / args.kind)
+    log.info(
+        "trained %s/%s in %ss; thresholds %s; cv %s",
+        args.task,
+        args.kind,
+        model.meta.extra["train_seconds"],
+        np.round(model.thresholds, 2).tolist(),
+        model.meta.extra.get("cv"),
+    )
+
+
+if __name__ == "__main__":
+    main()

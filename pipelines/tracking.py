@@ -1,0 +1,180 @@
+"""The only module that talks to MLflow.
+
+Default store: SQLite under experiments/ (artifacts beside it); MLFLOW_TRACKING_URI points it at a
+team server instead. Logging is idempotent: a run carries a fingerprint of the model files and the
+dataset, and a model already logged with that fingerprint is not logged again, so an unchanged
+`dvc repro` adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.config import TrackingConfig
+
+log = logging.getLogger(__name__)
+MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
+
+
+def registered_name(task: str, kind: str) -> str:
+    return f"{task}-{kind}"
+
+
+def configure(config: TrackingConfig) -> str:
+    import mlflow
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or config.uri
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def _experiment(task: str, config: TrackingConfig) -> str:
+    import mlflow
+
+    found = mlflow.get_experiment_by_name(task)
+    if found:
+        return found.experiment_id
+    root = Path(config.artifact_root).resolve() / task
+    return mlflow.create_experiment(task, artifact_location=root.as_uri())
+
+
+def fingerprint(model_dir: Path, extra: str = "") -> str:
+    digest = hashlib.sha256(extra.encode())
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(model_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def dataset_hash(lock_file: str | Path = "dvc.lock", out: str = "data/processed/dataset") -> str:
+    try:
+        lock = yaml.safe_load(Path(lock_file).read_text(encoding="utf-8"))
+        outs = lock["stages"]["split"]["outs"]
+        return next(o["md5"] for o in outs if o["path"] == out)
+    except (OSError, KeyError, StopIteration, TypeError):
+        return "unknown"
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), item, out)
+    else:
+        out[prefix] = value
+
+
+def log_model_run(
+    task: str, kind: str, model_dir: Path, metrics: dict[str, dict], plots: list[Path], config: TrackingConfig
+) -> dict[str, Any]:
+    """One run per (task, model version): params, lineage, split metrics as scalars, the per-label
+    table, plots and the pyfunc model (registered). Returns run id and model version."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    meta = json.loads((model_dir / "meta.json").read_text(encoding="utf-8"))
+    data_hash = dataset_hash()
+    print_ = fingerprint(model_dir, data_hash + json.dumps(metrics, sort_keys=True))
+    experiment_id = _experiment(task, config)
+    existing = mlflow.search_runs(
+        [experiment_id], filter_string=f"tags.`reviewtag.fingerprint` = '{print_}'", output_format="list", max_results=1
+    )
+    if existing:
+        run = existing[0]
+        return {"run_id": run.info.run_id, "version": run.data.tags.get("reviewtag.model_version"), "new": False}
+    params: dict[str, Any] = {"kind": kind, "task": task, "n_labels": len(meta["labels"])}
+    _flatten("", meta.get("params", {}), params)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{task}-{kind}") as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.set_tags(
+            {
+                "reviewtag.fingerprint": print_,
+                "reviewtag.kind": kind,
+                "reviewtag.task": task,
+                "mlflow.source.git.commit": git_commit(),
+                "dataset.dvc_md5": data_hash,
+                "taxonomy_version": meta.get("taxonomy_version", ""),
+            }
+        )
+        for split, result in metrics.items():
+            mlflow.log_metrics({f"{split}_{m}": result[m] for m in ("micro_f1", "macro_f1", "samples_f1")})
+        cv = meta.get("extra", {}).get("cv")
+        if cv:
+            mlflow.log_metrics({f"cv_{m}_mean": cv[m]["mean"] for m in ("micro_f1", "macro_f1", "samples_f1")})
+        rows = [
+            {"split": split, "label": label, **values}
+            for split, result in metrics.items()
+            for label, values in result["per_label"].items()
+        ]
+        mlflow.log_table(pd.DataFrame(rows), artifact_file="per_label_metrics.json")
+        mlflow.log_dict({"labels": meta["labels"], "thresholds": meta["thresholds"]}, "label_vocabulary.json")
+        for plot in plots:
+            if plot.exists():
+                mlflow.log_artifact(str(plot), artifact_path="plots")
+        example = pd.DataFrame({"text": ["Death of a baby after co-sleeping; learning on safer sleep advice."]})
+        signature = infer_signature(example, pd.DataFrame([[0.5] * len(meta["labels"])], columns=meta["labels"]))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(MODEL_CODE),
+            artifacts={"model_dir": str(model_dir)},
+            code_paths=[str(Path(__file__).parent)],
+            signature=signature,
+            input_example=example,
+            pip_requirements=["mlflow", "scikit-learn", "skops", "numpy", "pandas", "pyyaml"],
+            registered_model_name=registered_name(task, kind) if config.register else None,
+        )
+        version = str(info.registered_model_version) if config.register else ""
+        mlflow.set_tag("reviewtag.model_version", version)
+    return {"run_id": run.info.run_id, "version": version, "new": True}
+
+
+def set_alias(task: str, kind: str, version: str, alias: str) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient().set_registered_model_alias(registered_name(task, kind), alias, version)
+
+
+def get_alias(task: str, alias: str) -> tuple[str, str] | None:
+    """(kind, version) of the registered model of `task` that holds `alias`, if any."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+    for model in client.search_registered_models(filter_string=f"name LIKE '{task}-%'"):
+        try:
+            version = client.get_model_version_by_alias(model.name, alias)
+        except MlflowException:
+            continue
+        return model.name.removeprefix(f"{task}-"), str(version.version)
+    return None
+
+
+def download_model_dir(model_uri: str, dst: str | Path) -> Path:
+    """A registry or run URI (models:/name@alias, models:/name/3, runs:/id/model) → local model dir."""
+    import mlflow
+
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst)))
+    found = next((p.parent for p in local.rglob("meta.json")), None)
+    if found is None:
+        raise FileNotFoundError(f"{model_uri}: no reviewtag model inside the logged artifacts")
+    return found

@@ -1,0 +1,116 @@
+import json
+
+import numpy as np
+import pytest
+
+from pipelines.classifiers import load_classifier, tune_thresholds
+from pipelines.classifiers.lexicon import LexiconClassifier
+from pipelines.classifiers.tfidf import TfidfLinearClassifier
+from pipelines.evaluation import scores
+from pipelines.stages.evaluate import choose_champion
+
+from .conftest import ROOT
+from .helpers import LABELS, synthetic
+
+
+def test_metrics_match_hand_computed_values():
+    y_true = np.array([[1, 0], [1, 1], [0, 0], [0, 1]])
+    y_pred = np.array([[1, 0], [0, 1], [0, 0], [1, 1]])
+    result = scores(y_true, y_pred, ["a", "b"])
+    # label a: tp1 fp1 fn1 -> P .5 R .5 F1 .5 ; label b: tp2 fp0 fn0 -> 1.0 ; micro tp3 fp1 fn1 -> 0.75
+    assert result["per_label"]["a"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert result["per_label"]["b"]["f1"] == 1.0
+    assert result["micro_f1"] == 0.75 and result["macro_f1"] == 0.75
+    # samples: [1, 2/3, 1 (empty/empty), 2/3] -> 0.8333
+    assert result["samples_f1"] == pytest.approx(0.8333, abs=1e-4)
+
+
+def test_threshold_tuning_improves_validation_f1():
+    rng = np.random.default_rng(1)
+    y = (rng.random((200, 2)) < 0.2).astype(int)
+    proba = np.clip(0.15 + 0.2 * y + rng.normal(0, 0.05, y.shape), 0, 1)  # positives sit below 0.5
+    before = scores(y, proba >= 0.5, ["a", "b"])["micro_f1"]
+    tuned = tune_thresholds(y, proba)
+    after = scores(y, proba >= tuned, ["a", "b"])["micro_f1"]
+    assert before == 0.0 and after > 0.9
+    assert np.all(tuned < 0.5)
+
+
+@pytest.mark.parametrize("cls", [LexiconClassifier, TfidfLinearClassifier])
+def test_tiny_training_and_round_trip(cls, tmp_path):
+    texts, y = synthetic(80, seed=0)
+    val_texts, val_y = synthetic(30, seed=1)
+    extra = {"lexicon_path": ROOT / "data/lexicon.yaml"} if cls is LexiconClassifier else {}
+    params = {} if cls is LexiconClassifier else {"min_df": 1, "max_features": 2000}
+    model = cls("harm_type", LABELS, params, **extra).fit(texts, y)
+    model.tune(val_texts, val_y)
+    assert scores(val_y, model.predict(val_texts), LABELS)["micro_f1"] >= 0.8
+    model.save(tmp_path / "m")
+    loaded = load_classifier(tmp_path / "m")
+    assert loaded.labels == LABELS and loaded.meta.label2id == {label: i for i, label in enumerate(LABELS)}
+    np.testing.assert_allclose(loaded.predict_proba(val_texts), model.predict_proba(val_texts))
+    np.testing.assert_allclose(loaded.thresholds, model.thresholds)
+    evidence = loaded.evidence(val_texts[0], LABELS, k=2)
+    for label, sentences in evidence.items():
+        assert all(s in val_texts[0] for s in sentences), label
+    assert not list((tmp_path / "m").glob("*.pkl")) and not list((tmp_path / "m").glob("*.joblib"))
+
+
+def test_skops_refuses_untrusted_types(tmp_path):
+    import skops.io as sio
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    texts, y = synthetic(40)
+    model = TfidfLinearClassifier("harm_type", LABELS, {"min_df": 1}).fit(texts, y)
+    model.save(tmp_path / "m")
+    sio.dump(RandomForestClassifier(n_estimators=2), tmp_path / "m" / "model.skops")  # swapped model
+    with pytest.raises(ValueError, match="not a reviewtag"):
+        load_classifier(tmp_path / "m")
+    sio.dump(Pipeline([("f", FunctionTransformer(eval))]), tmp_path / "m" / "model.skops")  # code in a file
+    with pytest.raises(ValueError, match="untrusted"):
+        load_classifier(tmp_path / "m")
+
+
+def test_champion_is_chosen_on_validation_not_test():
+    metrics = {
+        "lexicon": {"validation": {"macro_f1": 0.70}, "test": {"macro_f1": 0.50}},
+        "tfidf_linear": {"validation": {"macro_f1": 0.60}, "test": {"macro_f1": 0.90}},
+    }
+    assert choose_champion(metrics, "macro_f1") == "lexicon"
+
+
+def test_mlflow_logging_registry_alias_and_idempotence(tmp_path, monkeypatch):
+    from pipelines import tracking
+    from pipelines.config import TrackingConfig
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    texts, y = synthetic(40)
+    model = TfidfLinearClassifier("harm_type", LABELS, {"min_df": 1}).fit(texts, y)
+    model.save(tmp_path / "models/harm_type/tfidf_linear")
+    config = TrackingConfig(uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_root=str(tmp_path / "artifacts"))
+    tracking.configure(config)
+    metrics = {"validation": scores(y, model.predict(texts), LABELS)}
+    first = tracking.log_model_run(
+        "harm_type", "tfidf_linear", tmp_path / "models/harm_type/tfidf_linear", metrics, [], config
+    )
+    again = tracking.log_model_run(
+        "harm_type", "tfidf_linear", tmp_path / "models/harm_type/tfidf_linear", metrics, [], config
+    )
+    assert first["new"] and not again["new"] and again["run_id"] == first["run_id"]
+    tracking.set_alias("harm_type", "tfidf_linear", first["version"], "champion")
+    assert tracking.get_alias("harm_type", "champion") == ("tfidf_linear", first["version"])
+    import mlflow
+
+    run = mlflow.get_run(first["run_id"])
+    assert run.data.metrics["validation_micro_f1"] == metrics["validation"]["micro_f1"]
+    assert run.data.params["kind"] == "tfidf_linear"
+    local = tracking.download_model_dir("models:/harm_type-tfidf_linear@champion", tmp_path / "dl")
+    assert json.loads((local / "meta.json").read_text())["labels"] == LABELS
+    pyfunc = mlflow.pyfunc.load_model("models:/harm_type-tfidf_linear@champion")
+    import pandas as pd
+
+    out = pyfunc.predict(pd.DataFrame({"text": texts[:3]}))
+    assert list(out.columns) == LABELS and out.shape == (3, 3)
