@@ -138,7 +138,7 @@ class TrainConfig:
 
 @dataclass
 class EvaluateConfig:
-    kinds: list[str] = field(default_factory=lambda: ["lexicon", "tfidf_linear", "transformer"])
+    kinds: list[str] = field(default_factory=lambda: ["lexicon", "tfidf_linear", "transformer", "ensemble"])
     champion_metric: str = "macro_f1"  # always read on the validation split
     champion_alias: str = "champion"
 
@@ -156,7 +156,21 @@ class TrackingConfig:
     register: bool = True
 
 
-KIND_SECTIONS: dict[str, type] = {"lexicon": LexiconConfig, "tfidf_linear": TfidfConfig}
+@dataclass
+class EnsembleConfig:
+    members: list[str] = field(default_factory=lambda: ["transformer", "lexicon", "tfidf_linear"])
+    weights: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
+
+    def __post_init__(self) -> None:
+        _check(
+            len(self.members) >= 2 and len(set(self.members)) == len(self.members),
+            "ensemble.members must name >= 2 distinct model kinds",
+        )
+        _check("ensemble" not in self.members, "an ensemble cannot contain itself")
+        _check(len(self.weights) == len(self.members), "ensemble.weights needs one weight per member")
+
+
+KIND_SECTIONS: dict[str, type] = {"lexicon": LexiconConfig, "tfidf_linear": TfidfConfig, "ensemble": EnsembleConfig}
 
 
 def kind_config(kind: str, path: str | Path = PARAMS_FILE):

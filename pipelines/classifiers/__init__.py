@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipelines.classifiers.base import META_FILE, ModelMeta, ReviewClassifier, tune_thresholds
 
-KINDS = ("lexicon", "tfidf_linear", "transformer")
+KINDS = ("lexicon", "tfidf_linear", "transformer", "ensemble")
 
 __all__ = [
     "KINDS",
@@ -33,6 +33,10 @@ def classifier_class(kind: str) -> type[ReviewClassifier]:
         from pipelines.classifiers.transformer import TransformerClassifier
 
         return TransformerClassifier
+    if kind == "ensemble":
+        from pipelines.classifiers.ensemble import EnsembleClassifier
+
+        return EnsembleClassifier
     raise ValueError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 

@@ -61,6 +61,7 @@ class ReviewClassifier(ABC):
     """fit / predict_proba / predict / evidence / save / load, scikit-learn style: no global state."""
 
     kind: ClassVar[str]
+    supports_cv: ClassVar[bool] = True
 
     def __init__(self, task: str, labels: list[str], params: dict[str, Any] | None = None):
         self.meta = ModelMeta(self.kind, task, sorted(labels), [0.5] * len(labels), params=dict(params or {}))
@@ -74,7 +75,14 @@ class ReviewClassifier(ABC):
         return np.asarray(self.meta.thresholds, dtype=float)
 
     @abstractmethod
-    def fit(self, texts: list[str], y: np.ndarray) -> ReviewClassifier: ...
+    def fit(
+        self, texts: list[str], y: np.ndarray, validation: tuple[list[str], np.ndarray] | None = None
+    ) -> ReviewClassifier:
+        """`validation` is for kinds that stop early; thresholds are tuned separately by `tune`."""
+
+    def fresh(self) -> ReviewClassifier:
+        """An unfitted model with the same parameters (cross-validation refits these)."""
+        return type(self)(self.meta.task, self.labels, self.meta.params)
 
     @abstractmethod
     def predict_proba(self, texts: list[str]) -> np.ndarray: ...

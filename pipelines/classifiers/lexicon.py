@@ -7,6 +7,7 @@ is exact: the sentences where a pattern matched.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -37,8 +38,11 @@ class LexiconClassifier(ReviewClassifier):
         self.meta.extra["lexicon_version"] = str(raw.get("version", ""))
         self._compiled = compile_patterns(self.patterns)
 
-    def fit(self, texts: list[str], y: np.ndarray) -> LexiconClassifier:
+    def fit(self, texts: list[str], y: np.ndarray, validation=None) -> LexiconClassifier:
         return self  # nothing to learn but thresholds, which `tune` sets on validation
+
+    def fresh(self) -> LexiconClassifier:
+        return copy.copy(self)
 
     def match_counts(self, texts: list[str]) -> np.ndarray:
         counts = np.zeros((len(texts), len(self.labels)), dtype=float)

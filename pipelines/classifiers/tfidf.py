@@ -81,7 +81,7 @@ def build_pipeline(params: dict):
 class TfidfLinearClassifier(ReviewClassifier):
     kind = "tfidf_linear"
 
-    def fit(self, texts: list[str], y: np.ndarray) -> TfidfLinearClassifier:
+    def fit(self, texts: list[str], y: np.ndarray, validation=None) -> TfidfLinearClassifier:
         self.pipeline = build_pipeline(self.meta.params)
         self.pipeline.fit(texts, y)
         return self

@@ -29,17 +29,19 @@ def build(kind: str, task: str, labels: list[str], params: dict):
     cls = classifier_class(kind)
     if kind == "lexicon":
         return cls(task, labels, {}, lexicon_path=params.get("lexicon", ""))
+    if kind == "ensemble":
+        return cls(task, labels, params, models_dir=MODELS_DIR)
     return cls(task, labels, params)
 
 
-def cross_validate(kind: str, data: TaskData, params: dict, thresholds: np.ndarray) -> dict:
+def cross_validate(fitted, data: TaskData, thresholds: np.ndarray) -> dict:
     """Mean ± sd over the train folds, each fold scored with the validation-tuned thresholds."""
     train = data.splits["train"]
     folds = sorted(f for f in set(train.folds.tolist()) if f >= 0)
     results = []
     for fold in folds:
         held = train.folds == fold
-        model = build(kind, data.task, data.labels, params)
+        model = fitted.fresh()
         model.fit([t for t, h in zip(train.texts, held, strict=True) if not h], train.y[~held])
         model.meta.thresholds = thresholds.tolist()
         held_texts = [t for t, h in zip(train.texts, held, strict=True) if h]
@@ -58,14 +60,14 @@ def train(
     train_split, validation = data.splits["train"], data.splits["validation"]
     started = time.perf_counter()
     model = build(kind, task, data.labels, params)
-    model.fit(train_split.texts, train_split.y)
+    model.fit(train_split.texts, train_split.y, validation=(validation.texts, validation.y))
     model.tune(validation.texts, validation.y)
     model.meta.taxonomy_version = taxonomy_version
     model.meta.params = params
     model.meta.extra["train_seconds"] = round(time.perf_counter() - started, 2)
     model.meta.extra["n_train"] = len(train_split.texts)
-    if cv:
-        model.meta.extra["cv"] = cross_validate(kind, data, params, model.thresholds)
+    if cv and model.supports_cv:
+        model.meta.extra["cv"] = cross_validate(model, data, model.thresholds)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     model.save(out_dir)

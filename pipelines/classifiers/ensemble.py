@@ -1,0 +1,65 @@
+"""Weighted average of other trained models' probabilities, with its own validation-tuned thresholds.
+
+Members are copied into the ensemble's directory, so a saved (or MLflow-logged) ensemble is
+self-contained. Evidence comes from the members, the interpretable lexicon first when it is one.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.classifiers.base import ReviewClassifier
+
+MEMBERS_DIR = "members"
+
+
+class EnsembleClassifier(ReviewClassifier):
+    kind = "ensemble"
+    supports_cv = False  # members are fitted on the whole train split already
+
+    def __init__(self, task: str, labels: list[str], params: dict | None = None, models_dir: str | Path = "models"):
+        super().__init__(task, labels, params)
+        members = list(self.meta.params.get("members", []))
+        weights = list(self.meta.params.get("weights", [1.0] * len(members)))
+        if len(members) < 2 or len(weights) != len(members) or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError("ensemble needs >= 2 members and one non-negative weight per member")
+        self.models_dir = Path(models_dir) / task
+        self.members: dict[str, ReviewClassifier] = {}
+
+    def _load_members(self, root: Path) -> None:
+        from pipelines.classifiers import load_classifier
+
+        self.members = {}
+        for kind in self.meta.params["members"]:
+            member = load_classifier(root / kind)
+            if member.labels != self.labels:
+                raise ValueError(f"ensemble member {kind} has labels {member.labels}, expected {self.labels}")
+            self.members[kind] = member
+
+    def fit(self, texts: list[str], y: np.ndarray, validation=None) -> EnsembleClassifier:
+        self._load_members(self.models_dir)
+        return self
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        weights = np.asarray(self.meta.params.get("weights", [1.0] * len(self.members)), dtype=float)
+        stacked = np.stack([member.predict_proba(texts) for member in self.members.values()])
+        return np.tensordot(weights / weights.sum(), stacked, axes=1)
+
+    def evidence(self, text: str, labels: list[str], k: int = 3) -> dict[str, list[str]]:
+        source = self.members.get("lexicon") or next(iter(self.members.values()))
+        found = source.evidence(text, labels, k)
+        missing = [label for label, sentences in found.items() if not sentences]
+        return found | (super().evidence(text, missing, k) if missing else {})
+
+    def _save_weights(self, directory: Path) -> None:
+        for kind, member in self.members.items():
+            target = directory / MEMBERS_DIR / kind
+            if target.exists():
+                shutil.rmtree(target)
+            member.save(target)
+
+    def _load_weights(self, directory: Path) -> None:
+        self._load_members(directory / MEMBERS_DIR)

@@ -1,0 +1,211 @@
+"""Transformer classifier: a frozen pretrained encoder over overlapping token windows, and a
+multi-label linear head trained with BCE + pos_weight and early stopping on validation.
+
+Why frozen: with ~250 training reviews, full fine-tuning of MiniLM on 2 cores predicted almost
+nothing for many epochs (see the issue's prototype), while frozen mean-pooled embeddings are
+stable, cheap to cache, and fast to cross-validate. Long documents are never truncated to their
+first window: every window is scored and window probabilities are aggregated (max or mean), by
+the same code in training and inference. This is the only module that imports torch/transformers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from pipelines.classifiers.base import ReviewClassifier
+from pipelines.classifiers.transformer_config import TransformerConfig, default_base_model
+
+log = logging.getLogger(__name__)
+HEAD_FILE = "head.safetensors"
+ENCODER_DIR = "encoder"
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class WindowEncoder:
+    """Text → L2-normalised mean-pooled embeddings of overlapping token windows."""
+
+    def __init__(self, model_dir: str, config: TransformerConfig):
+        from transformers import AutoModel, AutoTokenizer
+
+        self.config = config
+        self.model_dir = model_dir
+        if config.num_threads > 0:
+            torch.set_num_threads(config.num_threads)
+        self.device = pick_device(config.device)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        self.model = AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
+        self.fp32_model = self.model
+        if config.quantize_int8 and self.device.type == "cpu":
+            self.model = torch.ao.quantization.quantize_dynamic(self.model, {nn.Linear}, dtype=torch.qint8)
+        self.model.to(self.device)
+        self.dim = int(self.fp32_model.config.hidden_size)
+        self.capped = 0  # documents whose windows were capped at max_windows, since creation
+        self._cache: dict[str, np.ndarray] = {}
+
+    def windows(self, text: str) -> list[list[int]]:
+        ids = self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+        body = self.config.max_length - 2
+        step = body - self.config.stride
+        starts = list(range(0, max(len(ids) - self.config.stride, 1), step)) or [0]
+        if len(starts) > self.config.max_windows:  # evenly spread, first and last kept
+            self.capped += 1
+            keep = np.linspace(0, len(starts) - 1, self.config.max_windows).round().astype(int)
+            starts = [starts[k] for k in sorted(set(keep.tolist()))]
+        cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        return [[cls, *ids[s : s + body], sep] for s in starts]
+
+    @torch.inference_mode()
+    def _embed_windows(self, windows: list[list[int]], progress: bool) -> np.ndarray:
+        from tqdm import tqdm
+
+        out = np.zeros((len(windows), self.dim), dtype=np.float32)
+        order = np.argsort([len(w) for w in windows], kind="stable")  # length-sorted: little padding
+        pad = self.tokenizer.pad_token_id or 0
+        batches = range(0, len(order), self.config.batch_size)
+        for start in tqdm(batches, desc="encode", unit="batch", disable=not progress or None, leave=False):
+            idx = order[start : start + self.config.batch_size]
+            longest = max(len(windows[i]) for i in idx)
+            ids = torch.full((len(idx), longest), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), longest), dtype=torch.long)
+            for row, i in enumerate(idx):
+                ids[row, : len(windows[i])] = torch.tensor(windows[i])
+                mask[row, : len(windows[i])] = 1
+            ids, mask = ids.to(self.device), mask.to(self.device)
+            hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+            pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+            out[idx] = nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
+        return out
+
+    def encode(self, texts: list[str], progress: bool = False, cache: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(window embeddings, owner index of each window). `cache` keeps them for repeated calls
+        on the same texts (training, tuning and cross-validation reuse one encoding)."""
+        keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+        todo = [i for i, k in enumerate(keys) if k not in self._cache]
+        windows, owners = [], []
+        for i in todo:
+            for window in self.windows(texts[i]):
+                windows.append(window)
+                owners.append(i)
+        fresh = self._embed_windows(windows, progress) if windows else np.zeros((0, self.dim), np.float32)
+        owners_arr = np.asarray(owners, dtype=int)
+        found = {i: fresh[owners_arr == i] for i in todo}
+        if cache:
+            self._cache.update({keys[i]: found[i] for i in todo})
+        parts = [found[i] if i in found else self._cache[k] for i, k in enumerate(keys)]
+        owner = np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)]) if parts else np.zeros(0, int)
+        return (np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)), owner
+
+
+def aggregate(window_proba: np.ndarray, owner: np.ndarray, n_docs: int, how: str) -> np.ndarray:
+    """Window probabilities → one row per document. `owner` is sorted (windows come in document
+    order) and every document has at least one window."""
+    starts = np.searchsorted(owner, np.arange(n_docs))
+    if how == "max":
+        return np.maximum.reduceat(window_proba, starts, axis=0)
+    return np.add.reduceat(window_proba, starts, axis=0) / np.bincount(owner, minlength=n_docs)[:, None]
+
+
+class TransformerClassifier(ReviewClassifier):
+    kind = "transformer"
+
+    def __init__(self, task: str, labels: list[str], params: dict | None = None, encoder: WindowEncoder | None = None):
+        config = TransformerConfig(**(params or {}))
+        config.base_model = config.base_model or default_base_model()
+        super().__init__(task, labels, asdict(config))
+        self.config = config
+        self.encoder = encoder or WindowEncoder(config.base_model, config)
+        self.head = nn.Linear(self.encoder.dim, len(self.labels))
+
+    def fresh(self) -> TransformerClassifier:
+        """An unfitted twin sharing the encoder and its cache (for cross-validation)."""
+        return TransformerClassifier(self.meta.task, self.labels, asdict(self.config), encoder=self.encoder)
+
+    def _doc_proba(self, emb: np.ndarray, owner: np.ndarray, n_docs: int) -> np.ndarray:
+        with torch.inference_mode():
+            proba = torch.sigmoid(self.head(torch.from_numpy(emb))).double().numpy()
+        return aggregate(proba, owner, n_docs, self.config.aggregation)
+
+    def fit(self, texts: list[str], y: np.ndarray, validation: tuple[list[str], np.ndarray] | None = None):
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        emb, owner = self.encoder.encode(texts, progress=True, cache=True)
+        x = torch.from_numpy(emb)
+        target = torch.from_numpy(np.asarray(y, dtype=np.float32)[owner])
+        positives = target.sum(0)
+        pos_weight = ((len(target) - positives) / positives.clamp(min=1)).clamp(max=cfg.max_pos_weight)
+        loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+        val = None
+        if validation is not None and len(validation[0]):
+            v_emb, v_owner = self.encoder.encode(validation[0], cache=True)
+            val = (v_emb, v_owner, np.asarray(validation[1], dtype=float))
+        self.head = nn.Linear(self.encoder.dim, len(self.labels))
+        optimizer = torch.optim.AdamW(self.head.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        steps_per_epoch = max(1, -(-len(x) // cfg.batch_size))
+        total = steps_per_epoch * cfg.epochs
+        warmup = int(total * cfg.warmup_ratio)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)),
+        )
+        best_loss, best_state, best_epoch, stale = float("inf"), None, 0, 0
+        for epoch in range(cfg.epochs):
+            self.head.train()
+            for batch in torch.randperm(len(x), generator=generator).split(cfg.batch_size):
+                optimizer.zero_grad()
+                loss_fn(self.head(x[batch]), target[batch]).backward()
+                optimizer.step()
+                schedule.step()
+            if val is None:
+                continue
+            self.head.eval()
+            proba = np.clip(self._doc_proba(val[0], val[1], len(val[2])), 1e-6, 1 - 1e-6)
+            truth = val[2]
+            val_loss = float(-(truth * np.log(proba) + (1 - truth) * np.log(1 - proba)).mean())
+            if val_loss < best_loss - 1e-5:
+                best_loss, best_epoch, stale = val_loss, epoch + 1, 0
+                best_state = {k: v.detach().clone() for k, v in self.head.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= cfg.patience:
+                    break
+        if best_state is not None:
+            self.head.load_state_dict(best_state)
+        self.head.eval()
+        self.meta.extra |= {
+            "best_epoch": best_epoch,
+            "best_val_loss": round(best_loss, 4),
+            "windows_capped": self.encoder.capped,
+        }
+        return self
+
+    def predict_proba(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        emb, owner = self.encoder.encode(list(texts), progress=progress, cache=bool(self.encoder._cache))
+        return self._doc_proba(emb, owner, len(texts))
+
+    def _save_weights(self, directory: Path) -> None:
+        save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, str(directory / HEAD_FILE))
+        self.encoder.fp32_model.save_pretrained(directory / ENCODER_DIR, safe_serialization=True)
+        self.encoder.tokenizer.save_pretrained(directory / ENCODER_DIR)
+
+    def _load_weights(self, directory: Path) -> None:
+        self.config = TransformerConfig(**self.meta.params)
+        self.encoder = WindowEncoder(str(directory / ENCODER_DIR), self.config)
+        self.head = nn.Linear(self.encoder.dim, len(self.labels))
+        self.head.load_state_dict(load_file(str(directory / HEAD_FILE)))
+        self.head.eval()

