@@ -149,9 +149,22 @@ def log_model_run(
 
 
 def set_alias(task: str, kind: str, version: str, alias: str) -> None:
+    """An alias such as `champion` names one model per task: it leaves the task's other models."""
     from mlflow import MlflowClient
 
-    MlflowClient().set_registered_model_alias(registered_name(task, kind), alias, version)
+    client = MlflowClient()
+    name = registered_name(task, kind)
+    for model in client.search_registered_models(filter_string=f"name LIKE '{task}-%'"):
+        if model.name != name and alias in (model.aliases or {}):
+            client.delete_registered_model_alias(model.name, alias)
+    client.set_registered_model_alias(name, alias, version)
+
+
+def latest_version(task: str, kind: str) -> str | None:
+    from mlflow import MlflowClient
+
+    versions = MlflowClient().search_model_versions(f"name = '{registered_name(task, kind)}'")
+    return str(max(int(v.version) for v in versions)) if versions else None
 
 
 def get_alias(task: str, alias: str) -> tuple[str, str] | None:

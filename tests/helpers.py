@@ -27,17 +27,26 @@ FILLER = [
 ]
 
 
-def synthetic(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
+THEME_LABELS = ["education", "health_services", "police_and_justice"]
+THEME_PHRASES = {
+    "education": ["the school and teachers raised concerns", "exclusion from school"],
+    "health_services": ["the GP and health visitors saw the baby", "a hospital paediatrician examined her"],
+    "police_and_justice": ["police attended the home", "the court made an order"],
+}
+
+
+def synthetic(n: int, seed: int = 0, labels=None, phrases=None) -> tuple[list[str], np.ndarray]:
+    labels, phrases = labels or LABELS, phrases or PHRASES
     rng = np.random.default_rng(seed)
     texts, rows = [], []
     for _ in range(n):
-        y = (rng.random(len(LABELS)) < 0.4).astype(np.int8)
+        y = (rng.random(len(labels)) < 0.4).astype(np.int8)
         if not y.any():
-            y[rng.integers(len(LABELS))] = 1
+            y[rng.integers(len(labels))] = 1
         parts = [str(rng.choice(FILLER))]
-        for j, label in enumerate(LABELS):
+        for j, label in enumerate(labels):
             if y[j]:
-                parts.append(f"There was {rng.choice(PHRASES[label])}.")
+                parts.append(f"There was {rng.choice(phrases[label])}.")
         parts.append(str(rng.choice(FILLER)))
         texts.append(" ".join(parts))
         rows.append(y)

@@ -97,12 +97,13 @@ class TfidfLinearClassifier(ReviewClassifier):
 
     def _load_weights(self, directory: Path) -> None:
         import skops.io as sio
+        from skops.io.exceptions import UntrustedTypesFoundException
 
         path = directory / MODEL_FILE
-        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
-        if untrusted:
-            raise ValueError(f"{path}: refusing to load untrusted types {untrusted}")
-        pipeline = sio.load(path, trusted=TRUSTED_TYPES)
+        try:
+            pipeline = sio.load(path, trusted=TRUSTED_TYPES)
+        except UntrustedTypesFoundException as exc:
+            raise ValueError(f"{path}: refusing to load untrusted types ({exc})") from exc
         steps = getattr(pipeline, "named_steps", {})
         if type(pipeline).__name__ != "Pipeline" or set(steps) != {"features", "clf"}:
             raise ValueError(f"{path}: not a reviewtag TF-IDF pipeline ({type(pipeline).__name__})")

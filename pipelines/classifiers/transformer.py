@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,6 +40,9 @@ class WindowEncoder:
 
     def __init__(self, model_dir: str, config: TransformerConfig):
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         self.config = config
         self.model_dir = model_dir
@@ -49,7 +53,9 @@ class WindowEncoder:
         self.model = AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
         self.fp32_model = self.model
         if config.quantize_int8 and self.device.type == "cpu":
-            self.model = torch.ao.quantization.quantize_dynamic(self.model, {nn.Linear}, dtype=torch.qint8)
+            with warnings.catch_warnings():  # torch flags its quantised-tensor constructors as deprecated
+                warnings.simplefilter("ignore", UserWarning)
+                self.model = torch.ao.quantization.quantize_dynamic(self.model, {nn.Linear}, dtype=torch.qint8)
         self.model.to(self.device)
         self.dim = int(self.fp32_model.config.hidden_size)
         self.capped = 0  # documents whose windows were capped at max_windows, since creation

@@ -1,0 +1,217 @@
+"""`reviewtag`: tag new reviews, evaluate and compare classifier versions, promote one.
+
+Thin on purpose: every command calls library code, and heavy libraries (torch, mlflow,
+transformers) are imported only inside the command that needs them, so `--help` is instant.
+Exit codes: 0 all inputs done, 2 some inputs failed, 1 usage or setup error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Harm-type and learning-theme tags for child safeguarding case reviews.",
+)
+
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="champion | a kind (lexicon, tfidf_linear, "
+        "transformer, ensemble) | models:/NAME@ALIAS | models:/NAME/N | a run id "
+        "| a model directory",
+    ),
+]
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"reviewtag: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _resolve(spec: str):
+    from pipelines.classifiers.resolve import ModelNotFoundError, resolve
+
+    try:
+        return resolve(spec)
+    except (ModelNotFoundError, FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+
+
+def _show_progress(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+@app.command()
+def tag(
+    paths: Annotated[list[Path], typer.Argument(help="files (.txt .md .html .pdf) and folders, mixed")],
+    model: ModelOption = "champion",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output file (default: stdout)")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl | csv")] = "jsonl",
+    threshold_scale: Annotated[float, typer.Option(help="multiply every tuned threshold (<1 tags more)")] = 1.0,
+    top_k: Annotated[int | None, typer.Option(help="at most K labels per task")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Tag reviews: one row per review with labels, probabilities and the sentences behind each label."""
+    if fmt not in ("jsonl", "csv"):
+        fail(f"--format must be jsonl or csv, not {fmt!r}")
+    if not 0 < threshold_scale <= 10 or (top_k is not None and top_k < 1):
+        fail("--threshold-scale must be in (0, 10] and --top-k >= 1")
+    from pipelines.tagging import collect_reviews, error_row, render, tag_reviews, write_atomic
+
+    models = _resolve(model)
+
+    def report(source: str, message: str) -> None:
+        typer.echo(f"reviewtag: {source}: {message}", err=True)
+
+    reviews, errors = collect_reviews([str(p) for p in paths], report)
+    rows = tag_reviews(reviews, models, threshold_scale, top_k, progress=_show_progress(quiet))
+    rows += [error_row(e["source"], e["error"]) for e in errors]
+    content = render(rows, fmt)
+    if out:
+        write_atomic(out, content)
+        if not quiet:
+            typer.echo(f"reviewtag: {len(reviews)} review(s) tagged, {len(errors)} input(s) failed -> {out}", err=True)
+    else:
+        sys.stdout.write(content)
+    if errors:
+        raise typer.Exit(2)
+
+
+@app.command()
+def evaluate(
+    gold: Annotated[Path, typer.Option(help="JSONL: {id, text|path, harm_type: [...], learning_theme: [...]}")],
+    model: ModelOption = "champion",
+    report: Annotated[Path | None, typer.Option(help="folder for evaluation.json and evaluation.md")] = None,
+) -> None:
+    """Score a model set on your own hand-labelled reviews."""
+    from pipelines.reports import GoldError, evaluation_report, load_gold
+
+    try:
+        dataset = load_gold(gold)
+    except GoldError as exc:
+        fail(str(exc))
+    result = evaluation_report(_resolve(model), dataset, report)
+    for task, r in result["tasks"].items():
+        typer.echo(
+            f"{task} [{r['model']} {r['version']}]  micro-F1 {r['micro_f1']:.3f}  macro-F1 {r['macro_f1']:.3f}"
+            f"  samples-F1 {r['samples_f1']:.3f}  (n={result['n']})"
+        )
+        for label, v in r["per_label"].items():
+            typer.echo(
+                f"    {label:32s} P {v['precision']:.3f}  R {v['recall']:.3f}  F1 {v['f1']:.3f}  n={v['support']}"
+            )
+    if report:
+        typer.echo(f"report: {report / 'evaluation.md'}", err=True)
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="model A (same forms as --model, or an MLflow run id)")],
+    b: Annotated[str, typer.Argument(help="model B")],
+    gold: Annotated[Path | None, typer.Option(help="gold JSONL; default: the 2023 test split")] = None,
+    report: Annotated[Path, typer.Option(help="folder for compare.md, compare.json and PNG plots")] = Path(
+        "experiments/compare"
+    ),
+    n_boot: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
+) -> None:
+    """A vs B per label: deltas with bootstrap intervals, a paired test, the reviews that flip, plots."""
+    from pipelines.records import write_json
+    from pipelines.reports import GoldError, compare_markdown, compare_task, load_gold, test_split_set
+
+    models_a, models_b = _resolve(a), _resolve(b)
+    try:
+        gold_set = load_gold(gold) if gold else None
+    except GoldError as exc:
+        fail(str(exc))
+    report.mkdir(parents=True, exist_ok=True)
+    result = {"a": a, "b": b, "dataset": gold_set.name if gold_set else "test split (2023)", "tasks": {}}
+    for task in models_a:
+        dataset = gold_set or test_split_set(task)
+        task_result, figures = compare_task(models_a[task], models_b[task], dataset, report, n_boot=n_boot)
+        result["tasks"][task] = task_result | {"figures": figures}
+        o = task_result["overall"]
+        typer.echo(
+            f"{task}: A {task_result['a']}  B {task_result['b']}  micro {o['micro_f1']['a']:.3f} -> "
+            f"{o['micro_f1']['b']:.3f} ({o['micro_f1']['delta']:+.3f})  macro {o['macro_f1']['a']:.3f} -> "
+            f"{o['macro_f1']['b']:.3f} ({o['macro_f1']['delta']:+.3f})  McNemar p={task_result['mcnemar_p']:.4f}"
+            f"  flips {len(task_result['flips'])}"
+        )
+    write_json(report / "compare.json", result)
+    (report / "compare.md").write_text(compare_markdown(result), encoding="utf-8")
+    typer.echo(f"report: {report / 'compare.md'}", err=True)
+
+
+@app.command()
+def promote(
+    model: Annotated[str, typer.Argument(help="a kind (its latest registered version) or models:/NAME/VERSION")],
+    alias: Annotated[str, typer.Option(help="registry alias to move")] = "champion",
+    task: Annotated[str | None, typer.Option(help="harm_type | learning_theme (default: both, for a kind)")] = None,
+) -> None:
+    """Move a registry alias (e.g. champion) to a model version."""
+    import re
+
+    from mlflow.exceptions import MlflowException
+
+    from pipelines import tracking
+    from pipelines.config import TrackingConfig, load_section
+
+    tracking.configure(load_section("tracking", TrackingConfig))
+    match = re.match(r"^models:/(harm_type|learning_theme)-([\w.]+)/(\d+)$", model)
+    if match:
+        targets = [(match.group(1), match.group(2), match.group(3))]
+    elif model.startswith("models:/"):
+        fail(f"expected models:/<task>-<kind>/<version>, got {model!r}")
+    else:
+        targets = []
+        for t in [task] if task else ["harm_type", "learning_theme"]:
+            try:
+                version = tracking.latest_version(t, model)
+            except MlflowException as exc:
+                fail(f"{tracking.registered_name(t, model)}: {str(exc).splitlines()[0]}")
+            if not version:
+                fail(f"no registered versions of {tracking.registered_name(t, model)}; run `dvc repro` first")
+            targets.append((t, model, version))
+    for t, kind, version in targets:
+        try:
+            tracking.set_alias(t, kind, version, alias)
+        except MlflowException as exc:
+            fail(f"{tracking.registered_name(t, kind)} version {version}: {str(exc).splitlines()[0]}")
+        typer.echo(f"{tracking.registered_name(t, kind)} version {version} is now @{alias}")
+
+
+def main() -> None:
+    """Console entry point: usage errors exit 1 (click's default is 2, which we keep for failed inputs)."""
+    from typer.exceptions import TyperException
+
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except TyperException as exc:  # usage errors (typer vendors click's exception types)
+        show = getattr(exc, "show", None)
+        show() if show else typer.echo(f"reviewtag: error: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

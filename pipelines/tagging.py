@@ -1,0 +1,139 @@
+"""Tag documents: files and folders → reviews (the ingest parsers) → labels, scores, evidence rows.
+
+A file that cannot be read becomes a row with an `error` field and one stderr line; the rest of
+the batch is still tagged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.classifiers.resolve import ResolvedModel
+from pipelines.corpus import Skip, iter_input_files, read_path
+from pipelines.records import Review
+from pipelines.stages.clean import clean_review
+
+CSV_FIELDS = ["source", "review_id", "title", "harm_type", "learning_theme", "scores", "evidence", "model", "error"]
+
+
+@dataclass
+class TagBatch:
+    rows: list[dict] = field(default_factory=list)
+    failed: int = 0
+    notes: list[str] = field(default_factory=list)  # caps applied etc., for stderr
+
+
+def collect_reviews(paths: list[str], on_error: Callable[[str, str], None]) -> tuple[list[Review], list[dict]]:
+    reviews: list[Review] = []
+    errors: list[dict] = []
+    skipped: list[Skip] = []
+    for path in iter_input_files(paths, skipped):
+        result = read_path(path)
+        if result.error:
+            errors.append({"source": str(path), "error": result.error})
+            on_error(str(path), result.error)
+            continue
+        if not result.reviews:
+            errors.append({"source": str(path), "error": "no review text found"})
+            on_error(str(path), "no review text found")
+            continue
+        reviews.extend(clean_review(r, drop_truncated=False) for r in result.reviews)
+    for skip in skipped:
+        errors.append({"source": skip.source, "error": skip.reason})
+        on_error(skip.source, skip.reason)
+    return reviews, errors
+
+
+def tag_reviews(
+    reviews: list[Review],
+    models: dict[str, ResolvedModel],
+    threshold_scale: float = 1.0,
+    top_k: int | None = None,
+    evidence_k: int = 3,
+    progress: bool = False,
+) -> list[dict]:
+    from tqdm import tqdm
+
+    texts = [r.text for r in reviews]
+    per_task: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for task, resolved in models.items():
+        model = resolved.classifier
+        proba = model.predict_proba(texts) if texts else np.zeros((0, len(model.labels)))
+        per_task[task] = (proba, model.predict(texts, threshold_scale=threshold_scale, proba=proba))
+    rows = []
+    for i, review in enumerate(tqdm(reviews, desc="evidence", unit="review", disable=not progress or None)):
+        row = {"source": review.source, "review_id": review.review_id, "title": review.title}
+        scores: dict[str, dict[str, float]] = {}
+        evidence: dict[str, list[str]] = {}
+        for task, resolved in models.items():
+            model = resolved.classifier
+            proba, decided = per_task[task]
+            chosen = [j for j in np.argsort(-proba[i], kind="stable") if decided[i, j]]
+            if top_k is not None:
+                chosen = chosen[:top_k]
+            labels = [model.labels[j] for j in chosen]
+            row[task] = labels
+            scores[task] = {label: round(float(proba[i, j]), 4) for j, label in enumerate(model.labels)}
+            evidence |= model.evidence(review.text, labels, k=evidence_k) if labels else {}
+        row |= {
+            "scores": scores,
+            "evidence": evidence,
+            "model": {task: {"name": m.name, "version": m.version} for task, m in models.items()},
+            "error": None,
+        }
+        rows.append(row)
+    return rows
+
+
+def error_row(source: str, message: str) -> dict:
+    return {
+        "source": source,
+        "review_id": None,
+        "title": None,
+        "harm_type": [],
+        "learning_theme": [],
+        "scores": {},
+        "evidence": {},
+        "model": {},
+        "error": message,
+    }
+
+
+def render(rows: list[dict], fmt: str) -> str:
+    if fmt == "jsonl":
+        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        flat = dict(row)
+        for task in ("harm_type", "learning_theme"):
+            flat[task] = ";".join(row.get(task) or [])
+        flat["scores"] = json.dumps(row.get("scores") or {}, ensure_ascii=False)
+        flat["evidence"] = json.dumps(row.get("evidence") or {}, ensure_ascii=False)
+        flat["model"] = ";".join(f"{t}={m['name']}@{m['version']}" for t, m in (row.get("model") or {}).items())
+        flat["error"] = row.get("error") or ""
+        writer.writerow(flat)
+    return buffer.getvalue()
+
+
+def write_atomic(path: Path, content: str) -> None:
+    """Temp file + rename in the same folder: an interrupted run never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

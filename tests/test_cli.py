@@ -1,0 +1,178 @@
+"""The `reviewtag` CLI with typer's runner, on tiny models trained in a temporary project folder."""
+
+import csv
+import io
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.classifiers.lexicon import LexiconClassifier
+from pipelines.classifiers.tfidf import TfidfLinearClassifier
+from pipelines.cli import app
+
+from .conftest import FIXTURES, ROOT
+from .helpers import LABELS, THEME_LABELS, THEME_PHRASES, synthetic
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def project(tmp_path, monkeypatch):
+    """A folder with models/<task>/<kind> for two kinds, no MLflow store: `champion` = best local."""
+    texts, y = synthetic(80, seed=0)
+    t_texts, t_y = synthetic(80, seed=0, labels=THEME_LABELS, phrases=THEME_PHRASES)
+    models = tmp_path / "models"
+    for task, labels, (xs, ys) in (("harm_type", LABELS, (texts, y)), ("learning_theme", THEME_LABELS, (t_texts, t_y))):
+        TfidfLinearClassifier(task, labels, {"min_df": 1}).fit(xs, ys).save(models / task / "tfidf_linear")
+        LexiconClassifier(task, labels, lexicon_path=ROOT / "data/lexicon.yaml").save(models / task / "lexicon")
+    shutil.copytree(FIXTURES / "mixed", tmp_path / "inbox")
+    shutil.copy(FIXTURES / "gold_example.jsonl", tmp_path / "gold.jsonl")
+    shutil.copytree(FIXTURES / "mixed", tmp_path / "mixed")
+    (tmp_path / "data").mkdir()
+    shutil.copy(ROOT / "data/taxonomy_contract.md", tmp_path / "data/taxonomy_contract.md")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def rows_of(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.strip().startswith("{")]
+
+
+def test_help_lists_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("tag", "evaluate", "compare", "promote"):
+        assert command in result.output
+
+
+def test_tag_mixed_folder_and_listing_file(project):
+    result = runner.invoke(app, ["tag", "inbox", "--model", "tfidf_linear", "-q"])
+    assert result.exit_code == 0, result.output
+    rows = rows_of(result.stdout)
+    by_source = {}
+    for row in rows:
+        by_source.setdefault(row["source"].split(":")[0], []).append(row)
+    assert len(by_source["inbox/listing.txt"]) == 5  # a listing page yields one row per review
+    assert {"inbox/report.html", "inbox/notes.md", "inbox/latin1.txt"} <= set(by_source)
+    html = by_source["inbox/report.html"][0]
+    assert "physical_abuse" in html["harm_type"]
+    for row in rows:
+        assert set(row) == {
+            "source",
+            "review_id",
+            "title",
+            "harm_type",
+            "learning_theme",
+            "scores",
+            "evidence",
+            "model",
+            "error",
+        }
+        assert row["error"] is None and set(row["scores"]) == {"harm_type", "learning_theme"}
+        assert row["model"]["harm_type"]["name"] == "harm_type-tfidf_linear"
+
+
+def test_evidence_sentences_come_from_the_input(project):
+    result = runner.invoke(app, ["tag", "inbox/notes.md", "inbox/report.html", "--model", "lexicon", "-q"])
+    assert result.exit_code == 0, result.output
+    sources = {
+        "inbox/notes.md": (project / "inbox/notes.md").read_text(),
+        "inbox/report.html": (project / "inbox/report.html").read_text(),
+    }
+    rows = rows_of(result.stdout)
+    assert any(row["evidence"] for row in rows)
+    for row in rows:
+        for label, sentences in row["evidence"].items():
+            assert label in row["harm_type"] + row["learning_theme"]
+            for sentence in sentences:
+                assert sentence in " ".join(sources[row["source"]].split()), sentence
+    html = next(r for r in rows if r["source"] == "inbox/report.html")
+    assert "evil script" not in json.dumps(html)  # scripts are stripped, never read
+
+
+def test_bad_file_among_good_ones(project):
+    (project / "inbox" / "broken.txt").write_bytes(b"\x00\x01\x02binary\x00" * 50)
+    (project / "inbox" / "empty.txt").write_text("   \n")
+    (project / "inbox" / "corrupt.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    out = project / "tags.jsonl"
+    result = runner.invoke(app, ["tag", "inbox", "--model", "tfidf_linear", "-q", "--out", str(out)])
+    assert result.exit_code == 2
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    errors = {r["source"]: r["error"] for r in rows if r["error"]}
+    assert "binary" in errors["inbox/broken.txt"] and "empty" in errors["inbox/empty.txt"]
+    assert "PDF" in errors["inbox/corrupt.pdf"]
+    assert sum(1 for r in rows if not r["error"]) == 8  # everything else was tagged
+    for name in ("broken.txt", "empty.txt", "corrupt.pdf"):
+        assert sum(name in line for line in result.stderr.splitlines()) == 1  # one line per bad file
+
+
+def test_csv_output_flattens_lists(project):
+    out = project / "tags.csv"
+    result = runner.invoke(
+        app,
+        [
+            "tag",
+            "inbox/notes.md",
+            "--model",
+            "tfidf_linear",
+            "--format",
+            "csv",
+            "-q",
+            "--out",
+            str(out),
+            "--top-k",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == 1 and rows[0]["harm_type"].count(";") == 0
+    assert json.loads(rows[0]["scores"])["harm_type"].keys() == set(LABELS)
+    assert not list(project.glob(".tags.csv.*.tmp"))
+
+
+def test_no_model_and_bad_usage(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("There was neglect.")
+    result = runner.invoke(app, ["tag", "a.txt"])
+    assert result.exit_code == 1 and "dvc repro" in result.stderr and "Traceback" not in result.output
+    result = runner.invoke(app, ["tag", "a.txt", "--format", "xml"])
+    assert result.exit_code == 1 and "--format" in result.stderr
+
+
+def test_usage_error_exits_1(monkeypatch):
+    from pipelines.cli import main
+
+    monkeypatch.setattr("sys.argv", ["reviewtag", "tag", "--no-such-option"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+
+
+def test_evaluate_on_gold_file(project):
+    result = runner.invoke(app, ["evaluate", "--gold", "gold.jsonl", "--model", "tfidf_linear", "--report", "rep"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((project / "rep/evaluation.json").read_text())
+    assert report["n"] == 4 and report["tasks"]["harm_type"]["micro_f1"] >= 0.75
+    assert "| neglect |" in (project / "rep/evaluation.md").read_text()
+    (project / "bad.jsonl").write_text('{"id": "x", "text": "t", "harm_type": ["not_a_label"]}\n')
+    result = runner.invoke(app, ["evaluate", "--gold", "bad.jsonl", "--model", "tfidf_linear"])
+    assert result.exit_code == 1 and "bad.jsonl:1" in result.stderr and "not_a_label" in result.stderr
+
+
+def test_compare_two_models(project):
+    result = runner.invoke(
+        app, ["compare", "lexicon", "tfidf_linear", "--gold", "gold.jsonl", "--report", "cmp", "--n-boot", "200"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((project / "cmp/compare.json").read_text())
+    harm = report["tasks"]["harm_type"]
+    assert set(harm["per_label"]) == set(LABELS) and 0 <= harm["mcnemar_p"] <= 1
+    for values in harm["per_label"].values():
+        assert values["ci_low"] <= values["delta"] <= values["ci_high"]
+    assert (project / "cmp/harm_type_f1_side_by_side.png").stat().st_size > 1000
+    assert (project / "cmp/harm_type_f1_delta.png").exists()
+    markdown = (project / "cmp/compare.md").read_text()
+    assert "McNemar" in markdown and "flip" in markdown
