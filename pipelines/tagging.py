@@ -9,8 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,7 @@ import numpy as np
 
 from pipelines.classifiers.resolve import ResolvedModel
 from pipelines.corpus import Skip, iter_input_files, read_path
-from pipelines.records import Review
+from pipelines.records import Review, atomic_open
 from pipelines.stages.clean import clean_review
 
 CSV_FIELDS = ["source", "review_id", "title", "harm_type", "learning_theme", "scores", "evidence", "model", "error"]
@@ -127,13 +125,5 @@ def render(rows: list[dict], fmt: str) -> str:
 
 
 def write_atomic(path: Path, content: str) -> None:
-    """Temp file + rename in the same folder: an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, newline="") as handle:
+        handle.write(content)

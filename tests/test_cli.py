@@ -176,3 +176,28 @@ def test_compare_two_models(project):
     assert (project / "cmp/harm_type_f1_delta.png").exists()
     markdown = (project / "cmp/compare.md").read_text()
     assert "McNemar" in markdown and "flip" in markdown
+
+
+def test_promote_moves_the_champion_alias(project, monkeypatch):
+    from pipelines import tracking
+    from pipelines.config import TrackingConfig
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    config = TrackingConfig(
+        uri=f"sqlite:///{project}/experiments/mlflow.db", artifact_root=str(project / "experiments/mlartifacts")
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", config.uri)
+    tracking.configure(config)
+    metrics = {"validation": {"micro_f1": 0.5, "macro_f1": 0.5, "samples_f1": 0.5, "per_label": {}}}
+    for kind in ("lexicon", "tfidf_linear"):
+        run = tracking.log_model_run("harm_type", kind, project / "models/harm_type" / kind, metrics, [], config)
+        if kind == "lexicon":
+            tracking.set_alias("harm_type", kind, run["version"], "champion")
+    assert tracking.get_alias("harm_type", "champion")[0] == "lexicon"
+    result = runner.invoke(app, ["promote", "tfidf_linear", "--task", "harm_type"])
+    assert result.exit_code == 0, result.output
+    assert tracking.get_alias("harm_type", "champion")[0] == "tfidf_linear"  # moved, not duplicated
+    tagged = runner.invoke(app, ["tag", "inbox/notes.md", "-q"])  # champion now resolves through the registry
+    assert rows_of(tagged.stdout)[0]["model"]["harm_type"]["name"] == "harm_type-tfidf_linear"
+    result = runner.invoke(app, ["promote", "transformer", "--task", "harm_type"])
+    assert result.exit_code == 1 and "no registered versions" in result.stderr

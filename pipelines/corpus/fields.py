@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from pipelines.records import Review
+from pipelines.records import Review, make_review_id
 
 
 @dataclass
@@ -58,3 +58,30 @@ def split_sections(body: str) -> tuple[str, str, str]:
     learning = body[learning_at.end() : rec_at.start() if rec_at else len(body)] if learning_at else ""
     recommendations = body[rec_at.end() :] if rec_at else ""
     return summary.strip(), learning.strip(), recommendations.strip()
+
+
+def summary_review(
+    kind: str,
+    source: str,
+    line: int,
+    title: str,
+    year: int | None,
+    area: str,
+    body: str,
+    keywords: list[str] | None = None,
+) -> Review:
+    """A review told as a page summary (listing or monthly page): sections split out of `body`."""
+    summary, learning, recommendations = split_sections(body)
+    return Review(
+        review_id=make_review_id(year, area, title, body),
+        source=f"{source}:{line}",
+        title=title,
+        year=year,
+        area=area,
+        summary=summary,
+        learning=learning,
+        recommendations=recommendations,
+        keywords=list(keywords or []),
+        text=body,
+        kind=kind,
+    )

@@ -16,9 +16,8 @@ from pipelines.corpus.fields import (
     ParseResult,
     Skip,
     cut_keywords,
-    split_sections,
+    summary_review,
 )
-from pipelines.records import Review, make_review_id
 from pipelines.taxonomy import split_keywords
 
 _SPACE = r"[ \t\u00a0\u202f]"
@@ -82,20 +81,7 @@ def parse_listing(text: str, source: str) -> ParseResult:
             )
             continue
         before_keywords, raw_keywords = cut_keywords(body)
-        summary, learning, recommendations = split_sections(before_keywords)
         result.reviews.append(
-            Review(
-                review_id=make_review_id(year, area, title, before_keywords),
-                source=f"{source}:{number}",
-                title=title,
-                year=year,
-                area=area,
-                summary=summary,
-                learning=learning,
-                recommendations=recommendations,
-                keywords=split_keywords(raw_keywords),
-                text=before_keywords,
-                kind="listing",
-            )
+            summary_review("listing", source, number, title, year, area, before_keywords, split_keywords(raw_keywords))
         )
     return result

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 
-from pipelines.corpus.fields import LEARNING_MARK, RECOMMENDATION_MARK, ParseResult, Skip, split_sections
-from pipelines.records import Review, make_review_id
+from pipelines.corpus.fields import LEARNING_MARK, RECOMMENDATION_MARK, ParseResult, Skip, summary_review
 
 SECTION = re.compile(r"^\s*(\d{1,2})\.\s+(\S.{2,200}?)\s*$")
 REVIEW_WORDS = re.compile(r"\b(review|summary|report|inquiry)\b", re.I)
@@ -52,18 +51,5 @@ def parse_monthly(text: str, source: str) -> ParseResult:
             result.skipped.append(Skip(source, i + 1, reason, lines[i]))
             continue
         title = _title(match.group(2))
-        summary, learning, recommendations = split_sections(body)
-        result.reviews.append(
-            Review(
-                review_id=make_review_id(year, "", title, body),
-                source=f"{source}:{i + 1}",
-                title=title,
-                year=year,
-                summary=summary,
-                learning=learning,
-                recommendations=recommendations,
-                text=body,
-                kind="monthly",
-            )
-        )
+        result.reviews.append(summary_review("monthly", source, i + 1, title, year, "", body))
     return result

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from pipelines.config import LabelConfig, SplitConfig, load_section
-from pipelines.records import read_jsonl, write_json
+from pipelines.records import atomic_open, read_jsonl, write_json
 from pipelines.splitting import assign_splits, label_support, multi_hot
 from pipelines.taxonomy import load_contract
 
@@ -44,10 +44,8 @@ def build_dataset(rows: list[dict], vocab: dict[str, list[str]], assignment):
 
 
 def write_csv(path: Path, rows: list[dict], assignment, tasks) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     names = ["review_id", "split", "fold", "year", "area", "title", *tasks, "keywords", "source", "text"]
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+    with atomic_open(path, newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=names)
         writer.writeheader()
         for r in rows:
@@ -65,7 +63,6 @@ def write_csv(path: Path, rows: list[dict], assignment, tasks) -> None:
                 }
                 | {t: "; ".join(r[t]) for t in tasks}
             )
-    tmp.replace(path)
 
 
 def main() -> None:

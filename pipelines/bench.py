@@ -1,0 +1,143 @@
+"""Benchmark: `python -m pipelines.bench [--cold]` → experiments/bench.json and experiments/bench.md.
+
+Measures on this machine: tagging throughput per model kind on the 2023 test summaries and on
+the full reports, reported beside TF-IDF measured in the same run (ratios survive noisy
+machines); model load times; peak memory of the process; `reviewtag --help` start-up; the no-op
+`dvc repro`; with --cold, every stage forced one by one (minutes). Figures, never pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+OUT_JSON = Path("experiments/bench.json")
+OUT_MD = Path("experiments/bench.md")
+KINDS = ("lexicon", "tfidf_linear", "transformer", "ensemble")
+
+
+def _timed(fn, repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def throughput(task: str, summaries: list[str], reports: list[str]) -> dict:
+    from pipelines.classifiers import load_classifier
+
+    results = {}
+    for kind in KINDS:
+        directory = Path("models") / task / kind
+        if not (directory / "meta.json").exists():
+            continue
+        load_s = _timed(lambda d=directory: load_classifier(d))
+        model = load_classifier(directory)
+        model.predict_proba(summaries[:4])  # warm-up: lazy init, first-call allocations
+        summary_s = _timed(lambda m=model: m.predict_proba(summaries), repeat=2)
+        report_s = _timed(lambda m=model: m.predict_proba(reports), repeat=1)
+        results[kind] = {
+            "load_s": round(load_s, 2),
+            "summaries_per_s": round(len(summaries) / summary_s, 1),
+            "report_s_each": round(report_s / max(len(reports), 1), 2),
+        }
+    if "tfidf_linear" in results:
+        base = results["tfidf_linear"]["summaries_per_s"]
+        for values in results.values():
+            values["vs_tfidf"] = round(values["summaries_per_s"] / base, 3)
+    return results
+
+
+def command_seconds(args: list[str], repeat: int = 3) -> float:
+    return round(_timed(lambda: subprocess.run(args, capture_output=True, check=False), repeat=repeat), 2)
+
+
+def cold_stages() -> dict[str, float]:
+    listed = subprocess.run(["dvc", "stage", "list", "--name-only"], capture_output=True, text=True, check=True)
+    timings = {}
+    for stage in listed.stdout.split():
+        timings[stage] = command_seconds(["dvc", "repro", "--force", "--single-item", stage], repeat=1)
+    return timings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cold", action="store_true", help="also force every DVC stage once and time it")
+    args = parser.parse_args(argv)
+    from pipelines.corpus import read_path
+    from pipelines.data import load_task_data
+
+    summaries = load_task_data("harm_type").splits["test"].texts
+    reports = [r.text for p in sorted(Path("data/raw").glob("00[03]_*.txt")) for r in read_path(p).reviews]
+    result = {
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": __import__("os").cpu_count(),
+        },
+        "inputs": {
+            "summaries": len(summaries),
+            "reports": len(reports),
+            "report_kb": [round(len(r.encode()) / 1024, 1) for r in reports],
+        },
+        "throughput": {task: throughput(task, summaries, reports) for task in ("harm_type", "learning_theme")},
+        "cli_help_s": command_seconds([str(Path(sys.executable).with_name("reviewtag")), "--help"]),
+        "noop_repro_s": command_seconds(["dvc", "repro"], repeat=1),
+    }
+    if args.cold:
+        result["cold_stage_s"] = cold_stages()
+        result["cold_total_s"] = round(float(np.sum(list(result["cold_stage_s"].values()))), 1)
+    result["peak_rss_mib"] = round(peak_rss_mib(), 1)
+    OUT_JSON.parent.mkdir(parents=True, exist_ok=True)
+    OUT_JSON.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    OUT_MD.write_text(markdown(result), encoding="utf-8")
+    print(markdown(result))
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"Benchmark on {m['platform']}, Python {m['python']}, {m['cpus']} CPUs "
+        f"({result['inputs']['summaries']} test summaries; full reports of {result['inputs']['report_kb']} KB).",
+        "",
+        "| task | model | load s | summaries/s | × TF-IDF | s per full report |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for task, kinds in result["throughput"].items():
+        for kind, v in kinds.items():
+            lines.append(
+                f"| {task} | {kind} | {v['load_s']} | {v['summaries_per_s']} | {v.get('vs_tfidf', '')} | "
+                f"{v['report_s_each']} |"
+            )
+    lines += [
+        "",
+        f"`reviewtag --help`: {result['cli_help_s']} s; no-op `dvc repro`: {result['noop_repro_s']} s; "
+        f"peak memory of the benchmark process: {result['peak_rss_mib']} MiB.",
+    ]
+    if "cold_stage_s" in result:
+        lines += [
+            "",
+            f"Cold `dvc repro`, stage by stage (total {result['cold_total_s']} s):",
+            "",
+            "| stage | s |",
+            "|---|---:|",
+        ] + [f"| {k} | {v} |" for k, v in result["cold_stage_s"].items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
