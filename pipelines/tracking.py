@@ -94,10 +94,13 @@ def log_model_run(
 
     meta = json.loads((model_dir / "meta.json").read_text(encoding="utf-8"))
     data_hash = dataset_hash()
-    print_ = fingerprint(model_dir, data_hash + json.dumps(metrics, sort_keys=True))
+    run_fingerprint = fingerprint(model_dir, data_hash + json.dumps(metrics, sort_keys=True))
     experiment_id = _experiment(task, config)
     existing = mlflow.search_runs(
-        [experiment_id], filter_string=f"tags.`reviewtag.fingerprint` = '{print_}'", output_format="list", max_results=1
+        [experiment_id],
+        filter_string=f"tags.`reviewtag.fingerprint` = '{run_fingerprint}'",
+        output_format="list",
+        max_results=1,
     )
     if existing:
         run = existing[0]
@@ -108,7 +111,7 @@ def log_model_run(
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.set_tags(
             {
-                "reviewtag.fingerprint": print_,
+                "reviewtag.fingerprint": run_fingerprint,
                 "reviewtag.kind": kind,
                 "reviewtag.task": task,
                 "mlflow.source.git.commit": git_commit(),

@@ -9,6 +9,7 @@ sub-folder per task).
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -44,9 +45,7 @@ def _local(task: str, kind: str, models_dir: Path) -> ResolvedModel | None:
 
 def _registry_champion(task: str, alias: str) -> ResolvedModel | None:
     store = Path("experiments/mlflow.db")
-    from os import environ
-
-    if not environ.get("MLFLOW_TRACKING_URI") and not store.exists():
+    if not os.environ.get("MLFLOW_TRACKING_URI") and not store.exists():
         return None
     from pipelines import tracking
     from pipelines.config import TrackingConfig, load_section

@@ -59,6 +59,9 @@ class WindowEncoder:
         self.model.to(self.device)
         self.dim = int(self.fp32_model.config.hidden_size)
         self.capped = 0  # documents whose windows were capped at max_windows, since creation
+        # Training turns this on: fit, early stopping, threshold tuning and cross-validation then
+        # encode each text once. Off for tagging, so a long batch does not pile up embeddings.
+        self.keep_cache = False
         self._cache: dict[str, np.ndarray] = {}
 
     def windows(self, text: str) -> list[list[int]]:
@@ -95,9 +98,8 @@ class WindowEncoder:
             out[idx] = nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
         return out
 
-    def encode(self, texts: list[str], progress: bool = False, cache: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """(window embeddings, owner index of each window). `cache` keeps them for repeated calls
-        on the same texts (training, tuning and cross-validation reuse one encoding)."""
+    def encode(self, texts: list[str], progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(window embeddings, owner index of each window), from the cache where `keep_cache` is on."""
         keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
         todo = [i for i, k in enumerate(keys) if k not in self._cache]
         windows, owners = [], []
@@ -108,7 +110,7 @@ class WindowEncoder:
         fresh = self._embed_windows(windows, progress) if windows else np.zeros((0, self.dim), np.float32)
         owners_arr = np.asarray(owners, dtype=int)
         found = {i: fresh[owners_arr == i] for i in todo}
-        if cache:
+        if self.keep_cache:
             self._cache.update({keys[i]: found[i] for i in todo})
         parts = [found[i] if i in found else self._cache[k] for i, k in enumerate(keys)]
         owner = np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)]) if parts else np.zeros(0, int)
@@ -148,7 +150,8 @@ class TransformerClassifier(ReviewClassifier):
         cfg = self.config
         torch.manual_seed(cfg.seed)
         generator = torch.Generator().manual_seed(cfg.seed)
-        emb, owner = self.encoder.encode(texts, progress=True, cache=True)
+        self.encoder.keep_cache = True
+        emb, owner = self.encoder.encode(texts, progress=True)
         x = torch.from_numpy(emb)
         target = torch.from_numpy(np.asarray(y, dtype=np.float32)[owner])
         positives = target.sum(0)
@@ -156,7 +159,7 @@ class TransformerClassifier(ReviewClassifier):
         loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
         val = None
         if validation is not None and len(validation[0]):
-            v_emb, v_owner = self.encoder.encode(validation[0], cache=True)
+            v_emb, v_owner = self.encoder.encode(validation[0])
             val = (v_emb, v_owner, np.asarray(validation[1], dtype=float))
         self.head = nn.Linear(self.encoder.dim, len(self.labels))
         optimizer = torch.optim.AdamW(self.head.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -201,7 +204,7 @@ class TransformerClassifier(ReviewClassifier):
     def predict_proba(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, len(self.labels)))
-        emb, owner = self.encoder.encode(list(texts), progress=progress, cache=bool(self.encoder._cache))
+        emb, owner = self.encoder.encode(list(texts), progress=progress)
         return self._doc_proba(emb, owner, len(texts))
 
     def _save_weights(self, directory: Path) -> None:

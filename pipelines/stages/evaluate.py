@@ -38,7 +38,7 @@ def cv_summary(cv: dict | None) -> dict:
     return out | {"folds": cv["folds"]}
 
 
-def evaluate_task(task: str, kinds: list[str], skipped: list[dict]) -> tuple[dict, dict, list[Path]]:
+def evaluate_task(task: str, kinds: list[str], skipped: list[dict]) -> tuple[dict, list[Path]]:
     data = load_task_data(task)
     metrics: dict[str, dict] = {}
     probas: dict[str, np.ndarray] = {}
@@ -80,7 +80,7 @@ def evaluate_task(task: str, kinds: list[str], skipped: list[dict]) -> tuple[dic
             PLOTS_DIR / f"{task}_confusion.png", test_y, preds, data.labels, f"{task}: per-label outcomes on test"
         ),
     ]
-    return metrics, {"labels": data.labels}, figures
+    return metrics, figures
 
 
 def choose_champion(task_metrics: dict, metric: str) -> str | None:
@@ -102,7 +102,7 @@ def main() -> None:
     champions: dict[str, dict] = {}
     figures_by_task: dict[str, list[Path]] = {}
     for task in TASKS:
-        all_metrics[task], _, figures_by_task[task] = evaluate_task(task, config.kinds, skipped)
+        all_metrics[task], figures_by_task[task] = evaluate_task(task, config.kinds, skipped)
         kind = choose_champion(all_metrics[task], config.champion_metric)
         if kind:
             champions[task] = {
