@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from pipelines.text import DEFAULT_MAX_CHARS
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -65,13 +67,16 @@ def tag(
     fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl | csv")] = "jsonl",
     threshold_scale: Annotated[float, typer.Option(help="multiply every tuned threshold (<1 tags more)")] = 1.0,
     top_k: Annotated[int | None, typer.Option(help="at most K labels per task")] = None,
+    max_chars: Annotated[
+        int, typer.Option(help="text one review may feed the models; longer ones are sampled evenly, with a note")
+    ] = DEFAULT_MAX_CHARS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Tag reviews: one row per review with labels, probabilities and the sentences behind each label."""
     if fmt not in ("jsonl", "csv"):
         fail(f"--format must be jsonl or csv, not {fmt!r}")
-    if not 0 < threshold_scale <= 10 or (top_k is not None and top_k < 1):
-        fail("--threshold-scale must be in (0, 10] and --top-k >= 1")
+    if not 0 < threshold_scale <= 10 or (top_k is not None and top_k < 1) or max_chars < 1000:
+        fail("--threshold-scale must be in (0, 10], --top-k >= 1 and --max-chars >= 1000")
     from pipelines.tagging import collect_reviews, error_row, render, tag_reviews, write_atomic
 
     models = _resolve(model)
@@ -79,8 +84,12 @@ def tag(
     def report(source: str, message: str) -> None:
         typer.echo(f"reviewtag: {source}: {message}", err=True)
 
-    reviews, errors = collect_reviews([str(p) for p in paths], report)
-    rows = tag_reviews(reviews, models, threshold_scale, top_k, progress=_show_progress(quiet))
+    def note(source: str, message: str) -> None:
+        typer.echo(f"reviewtag: {source}: note: {message}", err=True)
+
+    collected = collect_reviews([str(p) for p in paths], report, max_chars, on_note=note)
+    reviews, errors = collected.reviews, collected.errors
+    rows = tag_reviews(reviews, models, threshold_scale, top_k, progress=_show_progress(quiet), notes=collected.notes)
     rows += [error_row(e["source"], e["error"]) for e in errors]
     content = render(rows, fmt)
     if out:

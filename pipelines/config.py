@@ -114,7 +114,7 @@ class LexiconConfig:
 class TfidfConfig:
     word_ngram_max: int = 2
     char_ngram_min: int = 3
-    char_ngram_max: int = 5
+    char_ngram_max: int = 5  # 0 = word n-grams only: ~5x faster tagging (see params.yaml)
     min_df: int = 2
     max_features: int = 50000
     C: float = 4.0
@@ -123,7 +123,10 @@ class TfidfConfig:
 
     def __post_init__(self) -> None:
         _check(self.word_ngram_max >= 1, "tfidf_linear.word_ngram_max must be >= 1")
-        _check(1 <= self.char_ngram_min <= self.char_ngram_max, "tfidf_linear char n-gram range is empty")
+        _check(
+            self.char_ngram_max == 0 or 1 <= self.char_ngram_min <= self.char_ngram_max,
+            "tfidf_linear char n-gram range is empty (char_ngram_max 0 turns char n-grams off)",
+        )
         _check(self.C > 0, "tfidf_linear.C must be positive")
         _check(self.class_weight in (None, "balanced"), "tfidf_linear.class_weight must be null or 'balanced'")
 

@@ -19,36 +19,61 @@ from pipelines.classifiers.resolve import ResolvedModel
 from pipelines.corpus import Skip, iter_input_files, read_path
 from pipelines.records import Review, atomic_open
 from pipelines.stages.clean import clean_review
+from pipelines.text import DEFAULT_MAX_CHARS, sample_text
 
-CSV_FIELDS = ["source", "review_id", "title", "harm_type", "learning_theme", "scores", "evidence", "model", "error"]
+CSV_FIELDS = [
+    "source",
+    "review_id",
+    "title",
+    "harm_type",
+    "learning_theme",
+    "scores",
+    "evidence",
+    "model",
+    "notes",
+    "error",
+]
 
 
 @dataclass
-class TagBatch:
-    rows: list[dict] = field(default_factory=list)
-    failed: int = 0
-    notes: list[str] = field(default_factory=list)  # caps applied etc., for stderr
+class Collected:
+    reviews: list[Review] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)  # {source, error}: inputs that produced no review
+    notes: dict[int, list[str]] = field(default_factory=dict)  # review index -> caps applied etc.
 
 
-def collect_reviews(paths: list[str], on_error: Callable[[str, str], None]) -> tuple[list[Review], list[dict]]:
-    reviews: list[Review] = []
-    errors: list[dict] = []
+def collect_reviews(
+    paths: list[str],
+    on_error: Callable[[str, str], None],
+    max_chars: int = DEFAULT_MAX_CHARS,
+    on_note: Callable[[str, str], None] | None = None,
+) -> Collected:
+    out = Collected()
     skipped: list[Skip] = []
+
+    def fail(source: str, message: str) -> None:
+        out.errors.append({"source": source, "error": message})
+        on_error(source, message)
+
     for path in iter_input_files(paths, skipped):
         result = read_path(path)
         if result.error:
-            errors.append({"source": str(path), "error": result.error})
-            on_error(str(path), result.error)
+            fail(str(path), result.error)
             continue
         if not result.reviews:
-            errors.append({"source": str(path), "error": "no review text found"})
-            on_error(str(path), "no review text found")
+            fail(str(path), "no review text found")
             continue
-        reviews.extend(clean_review(r, drop_truncated=False) for r in result.reviews)
+        for review in result.reviews:
+            if len(review.text) > max_chars:
+                note = f"text capped at {max_chars:,} of {len(review.text):,} characters (16 evenly spaced parts)"
+                review.text = sample_text(review.text, max_chars)
+                out.notes[len(out.reviews)] = [note]
+                if on_note:
+                    on_note(review.source, note)
+            out.reviews.append(clean_review(review, drop_truncated=False))
     for skip in skipped:
-        errors.append({"source": skip.source, "error": skip.reason})
-        on_error(skip.source, skip.reason)
-    return reviews, errors
+        fail(skip.source, skip.reason)
+    return out
 
 
 def tag_reviews(
@@ -58,6 +83,7 @@ def tag_reviews(
     top_k: int | None = None,
     evidence_k: int = 3,
     progress: bool = False,
+    notes: dict[int, list[str]] | None = None,
 ) -> list[dict]:
     from tqdm import tqdm
 
@@ -86,6 +112,7 @@ def tag_reviews(
             "scores": scores,
             "evidence": evidence,
             "model": {task: {"name": m.name, "version": m.version} for task, m in models.items()},
+            "notes": (notes or {}).get(i, []),
             "error": None,
         }
         rows.append(row)
@@ -102,6 +129,7 @@ def error_row(source: str, message: str) -> dict:
         "scores": {},
         "evidence": {},
         "model": {},
+        "notes": [],
         "error": message,
     }
 
@@ -119,6 +147,7 @@ def render(rows: list[dict], fmt: str) -> str:
         flat["scores"] = json.dumps(row.get("scores") or {}, ensure_ascii=False)
         flat["evidence"] = json.dumps(row.get("evidence") or {}, ensure_ascii=False)
         flat["model"] = ";".join(f"{t}={m['name']}@{m['version']}" for t, m in (row.get("model") or {}).items())
+        flat["notes"] = "; ".join(row.get("notes") or [])
         flat["error"] = row.get("error") or ""
         writer.writerow(flat)
     return buffer.getvalue()

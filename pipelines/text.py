@@ -143,3 +143,28 @@ def split_sentences(text: str) -> list[str]:
         if tail:
             sentences.append(tail)
     return sentences
+
+
+# Text one review may feed the models when tagging: ~30 long reports' worth. Beyond it the regex
+# and TF-IDF passes grow with the text (a 50 MB file took 90 s and 0.9 GiB in the lexicon alone).
+DEFAULT_MAX_CHARS = 2_000_000
+
+
+def sample_text(text: str, max_chars: int, parts: int = 16) -> str:
+    """At most `max_chars` characters taken as `parts` evenly spaced slices, each cut at line breaks
+    where it can, so a huge file is still read from beginning to end (like the transformer's window
+    cap) instead of only its opening pages. Callers report that the cap applied."""
+    if len(text) <= max_chars:
+        return text
+    size = max_chars // parts
+    step = (len(text) - size) / max(parts - 1, 1)
+    pieces = []
+    for k in range(parts):
+        start = int(k * step)
+        piece = text[start : start + size]
+        if k > 0 and "\n" in piece[: size // 4]:
+            piece = piece[piece.index("\n") + 1 :]
+        if k < parts - 1 and "\n" in piece[-size // 4 :]:
+            piece = piece[: piece.rindex("\n")]
+        pieces.append(piece.strip())
+    return "\n\n".join(p for p in pieces if p)

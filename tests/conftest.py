@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,28 @@ os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RAW = ROOT / "data" / "raw"
+
+
+class NetworkBlocked(RuntimeError):
+    """Raised by any attempt to open a network connection during the tests."""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_network():
+    """The code must never reach the Hub (or anywhere) at run time: any outbound connection made by
+    a test fails it loudly instead of hanging or quietly downloading. Unix sockets stay allowed."""
+    import socket
+
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            raise NetworkBlocked(f"network access attempted in a test: {address!r}")
+        return real_connect(self, address)
+
+    socket.socket.connect = guarded
+    yield
+    socket.socket.connect = real_connect
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +60,26 @@ def corpus_reviews():
     reviews, report = ingest(RAW, 64 * 1024 * 1024)
     cleaned, _ = clean(reviews, CleanConfig())
     return cleaned, report
+
+
+@pytest.fixture()
+def project(tmp_path, monkeypatch):
+    """A project folder with models/<task>/<kind> for two kinds, no MLflow store: `champion` = best local."""
+    from pipelines.classifiers.lexicon import LexiconClassifier
+    from pipelines.classifiers.tfidf import TfidfLinearClassifier
+
+    from .helpers import LABELS, THEME_LABELS, THEME_PHRASES, synthetic
+
+    texts, y = synthetic(80, seed=0)
+    t_texts, t_y = synthetic(80, seed=0, labels=THEME_LABELS, phrases=THEME_PHRASES)
+    models = tmp_path / "models"
+    for task, labels, (xs, ys) in (("harm_type", LABELS, (texts, y)), ("learning_theme", THEME_LABELS, (t_texts, t_y))):
+        TfidfLinearClassifier(task, labels, {"min_df": 1}).fit(xs, ys).save(models / task / "tfidf_linear")
+        LexiconClassifier(task, labels, lexicon_path=ROOT / "data/lexicon.yaml").save(models / task / "lexicon")
+    shutil.copytree(FIXTURES / "mixed", tmp_path / "inbox")
+    shutil.copy(FIXTURES / "gold_example.jsonl", tmp_path / "gold.jsonl")
+    shutil.copytree(FIXTURES / "mixed", tmp_path / "mixed")
+    (tmp_path / "data").mkdir()
+    shutil.copy(ROOT / "data/taxonomy_contract.md", tmp_path / "data/taxonomy_contract.md")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

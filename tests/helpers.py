@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 LABELS = ["neglect", "physical_abuse", "sexual_abuse"]
@@ -51,3 +53,30 @@ def synthetic(n: int, seed: int = 0, labels=None, phrases=None) -> tuple[list[st
         texts.append(" ".join(parts))
         rows.append(y)
     return texts, np.array(rows)
+
+
+def rows_of(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.strip().startswith("{")]
+
+
+def make_tiny_bert(directory, max_positions: int = 128) -> str:
+    """A randomly initialised 2-layer BERT and its tokenizer, saved like a Hub model: no download."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    words = sorted({w.strip(".").lower() for text in FILLER + sum(PHRASES.values(), []) for w in text.split()})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "there", "was", *words]
+    (directory / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(directory / "vocab.txt"))
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=max_positions,
+    )
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)

@@ -3,41 +3,15 @@
 import csv
 import io
 import json
-import shutil
 
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.classifiers.lexicon import LexiconClassifier
-from pipelines.classifiers.tfidf import TfidfLinearClassifier
 from pipelines.cli import app
 
-from .conftest import FIXTURES, ROOT
-from .helpers import LABELS, THEME_LABELS, THEME_PHRASES, synthetic
+from .helpers import LABELS, rows_of
 
 runner = CliRunner()
-
-
-@pytest.fixture()
-def project(tmp_path, monkeypatch):
-    """A folder with models/<task>/<kind> for two kinds, no MLflow store: `champion` = best local."""
-    texts, y = synthetic(80, seed=0)
-    t_texts, t_y = synthetic(80, seed=0, labels=THEME_LABELS, phrases=THEME_PHRASES)
-    models = tmp_path / "models"
-    for task, labels, (xs, ys) in (("harm_type", LABELS, (texts, y)), ("learning_theme", THEME_LABELS, (t_texts, t_y))):
-        TfidfLinearClassifier(task, labels, {"min_df": 1}).fit(xs, ys).save(models / task / "tfidf_linear")
-        LexiconClassifier(task, labels, lexicon_path=ROOT / "data/lexicon.yaml").save(models / task / "lexicon")
-    shutil.copytree(FIXTURES / "mixed", tmp_path / "inbox")
-    shutil.copy(FIXTURES / "gold_example.jsonl", tmp_path / "gold.jsonl")
-    shutil.copytree(FIXTURES / "mixed", tmp_path / "mixed")
-    (tmp_path / "data").mkdir()
-    shutil.copy(ROOT / "data/taxonomy_contract.md", tmp_path / "data/taxonomy_contract.md")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def rows_of(output: str) -> list[dict]:
-    return [json.loads(line) for line in output.splitlines() if line.strip().startswith("{")]
 
 
 def test_help_lists_commands():
@@ -68,9 +42,10 @@ def test_tag_mixed_folder_and_listing_file(project):
             "scores",
             "evidence",
             "model",
+            "notes",
             "error",
         }
-        assert row["error"] is None and set(row["scores"]) == {"harm_type", "learning_theme"}
+        assert row["error"] is None and row["notes"] == [] and set(row["scores"]) == {"harm_type", "learning_theme"}
         assert row["model"]["harm_type"]["name"] == "harm_type-tfidf_linear"
 
 

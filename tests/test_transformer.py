@@ -9,30 +9,12 @@ from pipelines.classifiers import load_classifier  # noqa: E402
 from pipelines.classifiers.ensemble import EnsembleClassifier  # noqa: E402
 from pipelines.classifiers.transformer import TransformerClassifier, aggregate  # noqa: E402
 
-from .helpers import FILLER, LABELS, PHRASES, synthetic  # noqa: E402
+from .helpers import LABELS, make_tiny_bert, synthetic  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory):
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    words = sorted({w.strip(".").lower() for text in FILLER + sum(PHRASES.values(), []) for w in text.split()})
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "there", "was", *words]
-    directory = tmp_path_factory.mktemp("tiny_bert")
-    (directory / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(directory / "vocab.txt"))
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    BertModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return str(directory)
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
 def params(base: str, **over):

@@ -43,14 +43,26 @@ def _local(task: str, kind: str, models_dir: Path) -> ResolvedModel | None:
     return None
 
 
-def _registry_champion(task: str, alias: str) -> ResolvedModel | None:
-    store = Path("experiments/mlflow.db")
-    if not os.environ.get("MLFLOW_TRACKING_URI") and not store.exists():
-        return None
-    from pipelines import tracking
+def _tracking_store() -> str | None:
+    """The MLflow store URI, or None where it is a local SQLite file that does not exist: reading
+    a model must never create an empty store as a side effect."""
     from pipelines.config import TrackingConfig, load_section
 
-    tracking.configure(load_section("tracking", TrackingConfig))
+    config = load_section("tracking", TrackingConfig)
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or config.uri
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return None
+    from pipelines import tracking
+
+    tracking.configure(config)
+    return uri
+
+
+def _registry_champion(task: str, alias: str) -> ResolvedModel | None:
+    if not _tracking_store():
+        return None
+    from pipelines import tracking
+
     found = tracking.get_alias(task, alias)
     if not found:
         return None
@@ -66,10 +78,10 @@ def _registry_champion(task: str, alias: str) -> ResolvedModel | None:
 
 
 def _from_uri(uri: str, name: str = "", version: str = "") -> ResolvedModel:
+    if not _tracking_store():
+        raise ModelNotFoundError(f"cannot load {uri}: no MLflow store here; run `dvc repro` or set MLFLOW_TRACKING_URI")
     from pipelines import tracking
-    from pipelines.config import TrackingConfig, load_section
 
-    tracking.configure(load_section("tracking", TrackingConfig))
     try:
         directory = tracking.download_model_dir(uri, tempfile.mkdtemp(prefix="reviewtag-model-"))
     except Exception as exc:  # mlflow raises several unrelated types for a missing model

@@ -1,4 +1,4 @@
-"""TF-IDF (word + character n-grams, sublinear tf) with one-vs-rest logistic regression.
+"""TF-IDF (word n-grams, optionally character n-grams; sublinear tf) with one-vs-rest logistic regression.
 
 Class weights answer the rare labels; per-label thresholds tuned on validation answer the
 miscalibration a 0.5 cut-off would show. Saved with skops and loaded against an explicit list of
@@ -48,19 +48,21 @@ def build_pipeline(params: dict):
     from sklearn.pipeline import FeatureUnion, Pipeline
 
     p = DEFAULTS | params
-    features = FeatureUnion(
-        [
-            (
-                "word",
-                TfidfVectorizer(
-                    ngram_range=(1, p["word_ngram_max"]),
-                    sublinear_tf=True,
-                    min_df=p["min_df"],
-                    max_features=p["max_features"],
-                    strip_accents="unicode",
-                    lowercase=True,
-                ),
+    parts = [
+        (
+            "word",
+            TfidfVectorizer(
+                ngram_range=(1, p["word_ngram_max"]),
+                sublinear_tf=True,
+                min_df=p["min_df"],
+                max_features=p["max_features"],
+                strip_accents="unicode",
+                lowercase=True,
             ),
+        )
+    ]
+    if p["char_ngram_max"]:  # 0 = words only: char n-grams cost most of the tagging time and model size
+        parts.append(
             (
                 "char",
                 TfidfVectorizer(
@@ -71,9 +73,9 @@ def build_pipeline(params: dict):
                     max_features=p["max_features"],
                     lowercase=True,
                 ),
-            ),
-        ]
-    )
+            )
+        )
+    features = FeatureUnion(parts)
     linear = LogisticRegression(C=p["C"], class_weight=p["class_weight"], max_iter=3000, random_state=p["seed"])
     return Pipeline([("features", features), ("clf", OneVsRestClassifier(linear))])
 

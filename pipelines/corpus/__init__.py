@@ -7,6 +7,7 @@ documents the same way.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -44,33 +45,58 @@ def read_path(path: str | Path, source: str | None = None, max_bytes: int | None
     return parse_text(text, source, fallback_title=path.stem)
 
 
+def _not_a_regular_file(path: Path) -> str | None:
+    """Why a path that exists cannot be read as a document: a FIFO or device would block or
+    stream forever, so only regular files are opened."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return f"cannot stat ({exc.strerror or exc})"
+    return None if stat.S_ISREG(mode) else "not a regular file (pipe, socket or device)"
+
+
 def iter_input_files(paths: Iterable[str | Path], skipped: list[Skip] | None = None) -> Iterator[Path]:
-    """Files under the given paths, recursively and sorted; symlink loops and odd entries are skipped
-    with a reason (appended to `skipped`) rather than followed forever."""
+    """Files under the given paths, recursively and sorted. Nothing is dropped silently: symlink
+    loops, hidden files, unsupported types and special files are appended to `skipped` with a
+    reason instead of being followed forever, opened, or ignored."""
     skipped = skipped if skipped is not None else []
     for raw in paths:
         path = Path(raw)
-        if path.is_file():
-            yield path
-        elif path.is_dir():
-            seen: set[tuple[int, int]] = set()
-            for root, dirs, files in os.walk(path, followlinks=True):
-                stat = os.stat(root)
-                if (stat.st_dev, stat.st_ino) in seen:
-                    skipped.append(Skip(root, None, "symlink loop: folder already visited"))
-                    dirs[:] = []
-                    continue
-                seen.add((stat.st_dev, stat.st_ino))
-                dirs.sort()
-                for name in sorted(files):
-                    file = Path(root) / name
-                    if name.startswith("."):
-                        continue
-                    if not is_supported(file):
-                        skipped.append(Skip(str(file), None, f"unsupported file type {file.suffix or '(none)'}"))
-                        continue
-                    yield file
+        if path.is_dir():
+            yield from _walk(path, skipped)
+        elif path.exists():
+            reason = _not_a_regular_file(path)
+            if reason:
+                skipped.append(Skip(str(path), None, reason))
+            else:
+                yield path
         elif path.is_symlink():
             skipped.append(Skip(str(path), None, "broken symlink"))
         else:
             skipped.append(Skip(str(path), None, "no such file or folder"))
+
+
+def _walk(folder: Path, skipped: list[Skip]) -> Iterator[Path]:
+    seen: set[tuple[int, int]] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        info = os.stat(root)
+        if (info.st_dev, info.st_ino) in seen:
+            skipped.append(Skip(root, None, "symlink loop: folder already visited"))
+            dirs[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        hidden = sorted(d for d in dirs if d.startswith("."))
+        skipped.extend(Skip(str(Path(root) / d), None, "hidden folder, not searched") for d in hidden)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            file = Path(root) / name
+            if name.startswith("."):
+                skipped.append(Skip(str(file), None, "hidden file"))
+            elif not is_supported(file):
+                skipped.append(Skip(str(file), None, f"unsupported file type {file.suffix or '(none)'}"))
+            elif not file.exists():
+                skipped.append(Skip(str(file), None, "broken symlink"))
+            elif reason := _not_a_regular_file(file):
+                skipped.append(Skip(str(file), None, reason))
+            else:
+                yield file

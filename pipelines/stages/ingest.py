@@ -26,6 +26,9 @@ def ingest(raw_dir: Path, max_bytes: int) -> tuple[list, dict]:
     skipped: list[Skip] = []
     per_source: dict[str, dict] = {}
     files = list(iter_input_files([raw_dir], skipped))
+    for skip in skipped:  # named like the parsed sources: relative to the raw folder
+        if Path(skip.source).is_relative_to(raw_dir):
+            skip.source = Path(skip.source).relative_to(raw_dir).as_posix()
     for path in tqdm(files, desc="ingest", unit="file", disable=None):
         source = path.relative_to(raw_dir).as_posix()
         result = read_path(path, source=source, max_bytes=max_bytes)

@@ -1,0 +1,185 @@
+"""Recipe search for the transformer kind: `python -m pipelines.head_search` → experiments/head_search.json
+and one MLflow run per candidate (experiment `head-search`).
+
+Why it exists: issue 5 asks to measure the alternatives and keep what wins. Each candidate is a
+different way to turn the frozen encoder into document features or training labels; all are scored
+the same way and never on the test split: 5-fold out-of-fold predictions on train (thresholds
+tuned on those), then validation scored with the same thresholds. The encoder runs once per
+window shape; logistic regression heads make the comparison fast and free of optimiser noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.classifiers.base import tune_thresholds
+from pipelines.data import load_task_data
+from pipelines.evaluation import scores
+from pipelines.taxonomy import TASKS
+from pipelines.text import split_sentences
+
+OUT = Path("experiments/head_search.json")
+log = logging.getLogger(__name__)
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _mean_by_owner(emb: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    sums = np.zeros((n, emb.shape[1]), dtype=np.float64)
+    np.add.at(sums, owner, emb)
+    return _normalise(sums / np.maximum(np.bincount(owner, minlength=n), 1)[:, None])
+
+
+def document_features(texts: list[str], base_model: str) -> dict[str, np.ndarray]:
+    """Candidate document representations from the frozen encoder, one row per text."""
+    from pipelines.classifiers.transformer import WindowEncoder
+    from pipelines.classifiers.transformer_config import TransformerConfig
+
+    features = {}
+    for name, length, stride in (("windows256_mean", 256, 64), ("windows128_mean", 128, 16)):
+        config = TransformerConfig(base_model=base_model, max_length=length, stride=stride)
+        emb, owner = WindowEncoder(base_model, config).encode(texts, progress=True)
+        features[name] = _mean_by_owner(emb, owner, len(texts))
+    encoder = WindowEncoder(base_model, TransformerConfig(base_model=base_model, max_length=128, stride=16))
+    sentences = [split_sentences(t) or [t] for t in texts]
+    flat = [s for group in sentences for s in group]
+    emb, owner = encoder.encode(flat, progress=True)
+    per_sentence = _mean_by_owner(emb, owner, len(flat))
+    doc_of_sentence = np.repeat(np.arange(len(texts)), [len(g) for g in sentences])
+    features["sentences_mean"] = _mean_by_owner(per_sentence, doc_of_sentence, len(texts))
+    return features
+
+
+def _fit_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray, c: float) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+
+    out = np.zeros((len(x_new), y.shape[1]))
+    for j in range(y.shape[1]):
+        if y[:, j].min() == y[:, j].max():
+            out[:, j] = y[0, j]
+            continue
+        model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+        out[:, j] = model.fit(x, y[:, j]).predict_proba(x_new)[:, 1]
+    return out
+
+
+def evaluate_candidate(
+    x: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    labels: list[str],
+    c: float,
+    train_labels: Callable[[np.ndarray], np.ndarray] = lambda idx: np.empty(0),
+) -> dict:
+    """Out-of-fold scores on train, then validation with the out-of-fold thresholds.
+    `train_labels(idx)` may return augmented labels for the training rows idx (weak labels);
+    held-out rows are always scored against the NSPCC-derived labels."""
+    oof = np.zeros(y.shape)
+    for fold in sorted(set(folds.tolist()) - {-1}):
+        held = folds == fold
+        fit_idx = np.flatnonzero(~held)
+        augmented = train_labels(fit_idx)
+        oof[held] = _fit_predict(x[~held], augmented if augmented.size else y[~held], x[held], c)
+    thresholds = tune_thresholds(y, oof)
+    cv = scores(y, (oof >= thresholds).astype(int), labels)
+    augmented = train_labels(np.arange(len(y)))
+    val = scores(
+        y_val, (_fit_predict(x, augmented if augmented.size else y, x_val, c) >= thresholds).astype(int), labels
+    )
+    return {
+        "cv_micro_f1": cv["micro_f1"],
+        "cv_macro_f1": cv["macro_f1"],
+        "val_micro_f1": val["micro_f1"],
+        "val_macro_f1": val["macro_f1"],
+    }
+
+
+def search(task: str, features: dict[str, np.ndarray], index: dict[str, int]) -> list[dict]:
+    from pipelines.classifiers import load_classifier
+
+    data = load_task_data(task)
+    train, validation = data.splits["train"], data.splits["validation"]
+    rows_train = [index[t] for t in train.texts]
+    rows_val = [index[t] for t in validation.texts]
+    lexicon_dir = Path("models") / task / "lexicon"
+    lexicon = load_classifier(lexicon_dir) if (lexicon_dir / "meta.json").exists() else None
+    results = []
+    for name, matrix in features.items():
+        for c in (1.0, 3.0, 10.0):
+            args = (matrix[rows_train], train.y, train.folds, matrix[rows_val], validation.y, data.labels, c)
+            results.append({"task": task, "features": name, "labels": "nspcc", "C": c, **evaluate_candidate(*args)})
+    if lexicon is not None:  # two uses of the hand-written lexicon, on the best-known features
+        best = "sentences_mean"
+        lex_train, lex_val = lexicon.predict_proba(train.texts), lexicon.predict_proba(validation.texts)
+        weak = lexicon.predict(train.texts, proba=lex_train)
+        for c in (1.0, 3.0):
+            x, x_val = features[best][rows_train], features[best][rows_val]
+            args = (x, train.y, train.folds, x_val, validation.y, data.labels, c)
+            union = evaluate_candidate(*args, train_labels=lambda idx: train.y[idx] | weak[idx])
+            results.append({"task": task, "features": best, "labels": "nspcc | lexicon (weak)", "C": c, **union})
+            stacked = (np.hstack([x, 3 * lex_train]), train.y, train.folds, np.hstack([x_val, 3 * lex_val]))
+            scored = evaluate_candidate(*stacked, validation.y, data.labels, c)
+            results.append({"task": task, "features": best + " + lexicon scores", "labels": "nspcc", "C": c, **scored})
+    return results
+
+
+def log_to_mlflow(results: list[dict]) -> None:
+    import mlflow
+
+    from pipelines import tracking
+    from pipelines.config import TrackingConfig, load_section
+
+    tracking.configure(load_section("tracking", TrackingConfig))
+    mlflow.set_experiment("head-search")
+    for row in results:
+        with mlflow.start_run(run_name=f"{row['task']}: {row['features']} / {row['labels']} / C={row['C']}"):
+            mlflow.log_params({k: row[k] for k in ("task", "features", "labels", "C")})
+            mlflow.log_metrics({k: v for k, v in row.items() if k.endswith("_f1")})
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-mlflow", action="store_true", help="only write experiments/head_search.json")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    from pipelines.classifiers.transformer_config import default_base_model
+    from pipelines.config import kind_config
+
+    base_model = kind_config("transformer").base_model or default_base_model()
+    texts = sorted(
+        {t for task in TASKS for name in ("train", "validation") for t in load_task_data(task).splits[name].texts}
+    )
+    index = {t: i for i, t in enumerate(texts)}
+    features = document_features(texts, base_model)
+    results = [row for task in TASKS for row in search(task, features, index)]
+    OUT.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if not args.no_mlflow:
+        log_to_mlflow(results)
+    for row in results:
+        log.info(
+            "%s %-32s %-24s C=%-4s cv %.3f/%.3f  val %.3f/%.3f",
+            row["task"],
+            row["features"],
+            row["labels"],
+            row["C"],
+            row["cv_micro_f1"],
+            row["cv_macro_f1"],
+            row["val_micro_f1"],
+            row["val_macro_f1"],
+        )
+
+
+if __name__ == "__main__":
+    main()
