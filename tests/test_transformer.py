@@ -87,3 +87,10 @@ def test_ensemble_averages_members(tiny_bert, tmp_path):
     np.testing.assert_allclose(ensemble.predict_proba(texts[:5]), expected)
     ensemble.save(tmp_path / "ens")
     np.testing.assert_allclose(load_classifier(tmp_path / "ens").predict_proba(texts[:5]), expected, atol=1e-6)
+    # evidence comes from the cheap member first, and is made of the document's own sentences
+    calls = []
+    transformer_evidence = ensemble.members["transformer"].evidence
+    ensemble.members["transformer"].evidence = lambda *a, **k: calls.append(a) or transformer_evidence(*a, **k)
+    found = ensemble.evidence(texts[0], LABELS, k=2)
+    assert set(found) == set(LABELS) and all(found.values()) and calls == []
+    assert all(sentence in texts[0] for sentences in found.values() for sentence in sentences)
