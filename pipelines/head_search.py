@@ -14,7 +14,6 @@ import argparse
 import json
 import logging
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -80,23 +79,19 @@ def evaluate_candidate(
     y_val: np.ndarray,
     labels: list[str],
     c: float,
-    train_labels: Callable[[np.ndarray], np.ndarray] = lambda idx: np.empty(0),
+    weak: np.ndarray | None = None,
 ) -> dict:
-    """Out-of-fold scores on train, then validation with the out-of-fold thresholds.
-    `train_labels(idx)` may return augmented labels for the training rows idx (weak labels);
-    held-out rows are always scored against the NSPCC-derived labels."""
+    """Out-of-fold scores on train, then validation with the out-of-fold thresholds. `weak` labels
+    (one row per train review) are added to the positives the heads are fitted on; held-out rows
+    are always scored against the NSPCC-derived labels."""
+    fit_y = y | weak if weak is not None else y
     oof = np.zeros(y.shape)
     for fold in sorted(set(folds.tolist()) - {-1}):
         held = folds == fold
-        fit_idx = np.flatnonzero(~held)
-        augmented = train_labels(fit_idx)
-        oof[held] = _fit_predict(x[~held], augmented if augmented.size else y[~held], x[held], c)
+        oof[held] = _fit_predict(x[~held], fit_y[~held], x[held], c)
     thresholds = tune_thresholds(y, oof)
     cv = scores(y, (oof >= thresholds).astype(int), labels)
-    augmented = train_labels(np.arange(len(y)))
-    val = scores(
-        y_val, (_fit_predict(x, augmented if augmented.size else y, x_val, c) >= thresholds).astype(int), labels
-    )
+    val = scores(y_val, (_fit_predict(x, fit_y, x_val, c) >= thresholds).astype(int), labels)
     return {
         "cv_micro_f1": cv["micro_f1"],
         "cv_macro_f1": cv["macro_f1"],
@@ -126,10 +121,10 @@ def search(task: str, features: dict[str, np.ndarray], index: dict[str, int]) ->
         for c in (1.0, 3.0):
             x, x_val = features[best][rows_train], features[best][rows_val]
             args = (x, train.y, train.folds, x_val, validation.y, data.labels, c)
-            union = evaluate_candidate(*args, train_labels=lambda idx: train.y[idx] | weak[idx])
+            union = evaluate_candidate(*args, weak=weak)
             results.append({"task": task, "features": best, "labels": "nspcc | lexicon (weak)", "C": c, **union})
-            stacked = (np.hstack([x, 3 * lex_train]), train.y, train.folds, np.hstack([x_val, 3 * lex_val]))
-            scored = evaluate_candidate(*stacked, validation.y, data.labels, c)
+            x_lex, x_val_lex = np.hstack([x, 3 * lex_train]), np.hstack([x_val, 3 * lex_val])
+            scored = evaluate_candidate(x_lex, train.y, train.folds, x_val_lex, validation.y, data.labels, c)
             results.append({"task": task, "features": best + " + lexicon scores", "labels": "nspcc", "C": c, **scored})
     return results
 

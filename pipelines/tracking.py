@@ -28,12 +28,18 @@ def registered_name(task: str, kind: str) -> str:
     return f"{task}-{kind}"
 
 
-def configure(config: TrackingConfig) -> str:
-    import mlflow
-
+def configure(config: TrackingConfig, create: bool = True) -> str | None:
+    """Point MLflow at the store (`MLFLOW_TRACKING_URI` wins over params). With create=False a local
+    SQLite store that does not exist yet is left alone and None returned: reading a model must
+    never create an empty store as a side effect."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or config.uri
     if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(uri.removeprefix("sqlite:///"))
+        if not create and not database.is_file():
+            return None
+        database.parent.mkdir(parents=True, exist_ok=True)
+    import mlflow
+
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri

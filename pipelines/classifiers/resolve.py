@@ -9,7 +9,6 @@ sub-folder per task).
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -44,18 +43,11 @@ def _local(task: str, kind: str, models_dir: Path) -> ResolvedModel | None:
 
 
 def _tracking_store() -> str | None:
-    """The MLflow store URI, or None where it is a local SQLite file that does not exist: reading
-    a model must never create an empty store as a side effect."""
+    """The configured MLflow store, or None where it does not exist yet."""
+    from pipelines import tracking
     from pipelines.config import TrackingConfig, load_section
 
-    config = load_section("tracking", TrackingConfig)
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or config.uri
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        return None
-    from pipelines import tracking
-
-    tracking.configure(config)
-    return uri
+    return tracking.configure(load_section("tracking", TrackingConfig), create=False)
 
 
 def _registry_champion(task: str, alias: str) -> ResolvedModel | None:
