@@ -73,12 +73,16 @@ def test_skops_refuses_untrusted_types(tmp_path):
         load_classifier(tmp_path / "m")
 
 
-def test_champion_is_chosen_on_validation_not_test():
+def test_champion_is_chosen_on_cv_or_validation_never_test():
     metrics = {
-        "lexicon": {"validation": {"macro_f1": 0.70}, "test": {"macro_f1": 0.50}},
-        "tfidf_linear": {"validation": {"macro_f1": 0.60}, "test": {"macro_f1": 0.90}},
+        "lexicon": {"cv": {"macro_f1": 0.68}, "validation": {"macro_f1": 0.70}, "test": {"macro_f1": 0.50}},
+        "tfidf_linear": {"cv": {"macro_f1": 0.55}, "validation": {"macro_f1": 0.75}, "test": {"macro_f1": 0.90}},
+        "ensemble": {"validation": {"macro_f1": 0.80}, "test": {"macro_f1": 0.95}},  # no CV: cannot win on cv
     }
-    assert choose_champion(metrics, "macro_f1") == "lexicon"
+    assert choose_champion(metrics, "macro_f1", "cv") == ("lexicon", "cv macro_f1")
+    assert choose_champion(metrics, "macro_f1", "validation") == ("ensemble", "validation macro_f1")
+    no_cv = {kind: {k: v for k, v in result.items() if k != "cv"} for kind, result in metrics.items()}
+    assert choose_champion(no_cv, "macro_f1", "cv") == ("ensemble", "validation macro_f1")
 
 
 def test_mlflow_logging_registry_alias_and_idempotence(tmp_path, monkeypatch):
@@ -114,3 +118,35 @@ def test_mlflow_logging_registry_alias_and_idempotence(tmp_path, monkeypatch):
 
     out = pyfunc.predict(pd.DataFrame({"text": texts[:3]}))
     assert list(out.columns) == LABELS and out.shape == (3, 3)
+
+
+def test_cv_is_out_of_fold_and_the_ensemble_gets_it_from_its_members(tmp_path, monkeypatch):
+    from pipelines.classifiers.base import CV_PROBA_FILE
+    from pipelines.data import SplitData, TaskData
+    from pipelines.stages.train import train
+
+    monkeypatch.chdir(tmp_path)  # the ensemble finds its members under ./models/<task>
+    texts, y = synthetic(60, seed=0)
+    val_texts, val_y = synthetic(20, seed=1)
+    folds = np.arange(60) % 3
+    data = TaskData(
+        "harm_type",
+        LABELS,
+        {"train": SplitData([], texts, y, folds), "validation": SplitData([], val_texts, val_y, np.full(20, -1))},
+    )
+    tfidf_params = {"min_df": 1, "max_features": 2000, "char_ngram_max": 0}
+    root = tmp_path / "models" / "harm_type"
+    tfidf = train("tfidf_linear", "harm_type", tfidf_params, True, "t", root / "tfidf_linear", data)
+    lexicon = train("lexicon", "harm_type", {"lexicon": str(ROOT / "data/lexicon.yaml")}, True, "t", root / "lexicon", data)
+    oof_tfidf = np.load(root / "tfidf_linear" / CV_PROBA_FILE)
+    assert oof_tfidf.shape == y.shape and tfidf.meta.extra["cv"]["folds"] == 3
+    # out of fold: a twin that never saw a review scores it differently from the model fitted on it
+    assert not np.allclose(oof_tfidf, tfidf.predict_proba(texts))
+    ensemble_params = {"members": ["lexicon", "tfidf_linear"], "weights": [1.0, 3.0]}
+    ensemble = train("ensemble", "harm_type", ensemble_params, True, "t", root / "ensemble", data)
+    expected = (np.load(root / "lexicon" / CV_PROBA_FILE) + 3 * oof_tfidf) / 4
+    np.testing.assert_allclose(np.load(root / "ensemble" / CV_PROBA_FILE), expected)
+    assert ensemble.meta.extra["cv"]["macro_f1"]["mean"] > 0.5 and lexicon.meta.extra["cv"]["folds"] == 3
+    # without the members' CV files the ensemble has no CV (and so cannot win on cv)
+    (root / "tfidf_linear" / CV_PROBA_FILE).unlink()
+    assert "cv" not in train("ensemble", "harm_type", ensemble_params, True, "t", root / "ens2", data).meta.extra

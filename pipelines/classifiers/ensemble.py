@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.classifiers.base import ReviewClassifier
+from pipelines.classifiers.base import CV_PROBA_FILE, ReviewClassifier
 
 MEMBERS_DIR = "members"
 EVIDENCE_ORDER = ("lexicon", "tfidf_linear", "transformer")
@@ -19,7 +19,6 @@ EVIDENCE_ORDER = ("lexicon", "tfidf_linear", "transformer")
 
 class EnsembleClassifier(ReviewClassifier):
     kind = "ensemble"
-    supports_cv = False  # members are fitted on the whole train split already
 
     def __init__(self, task: str, labels: list[str], params: dict | None = None, models_dir: str | Path = "models"):
         super().__init__(task, labels, params)
@@ -44,10 +43,23 @@ class EnsembleClassifier(ReviewClassifier):
         self._load_members(self.models_dir)
         return self
 
+    def _combine(self, stacked: list[np.ndarray]) -> np.ndarray:
+        weights = np.asarray(self.meta.params.get("weights", [1.0] * len(stacked)), dtype=float)
+        return np.tensordot(weights / weights.sum(), np.stack(stacked), axes=1)
+
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        weights = np.asarray(self.meta.params.get("weights", [1.0] * len(self.members)), dtype=float)
-        stacked = np.stack([member.predict_proba(texts) for member in self.members.values()])
-        return np.tensordot(weights / weights.sum(), stacked, axes=1)
+        return self._combine([member.predict_proba(texts) for member in self.members.values()])
+
+    def out_of_fold_proba(self, texts, y, folds, validation=None) -> np.ndarray | None:
+        """The members' own out-of-fold probabilities, combined: refitting every member per fold
+        would repeat their training stages. None when a member was trained without CV."""
+        files = [self.models_dir / kind / CV_PROBA_FILE for kind in self.meta.params["members"]]
+        if not all(f.exists() for f in files):
+            return None
+        stacked = [np.load(f, allow_pickle=False) for f in files]
+        if any(part.shape != np.shape(y) for part in stacked):
+            raise ValueError(f"ensemble members' {CV_PROBA_FILE} do not match the train split; retrain them")
+        return self._combine(stacked)
 
     def evidence(self, text: str, labels: list[str], k: int = 3) -> dict[str, list[str]]:
         """Members answer in order of cost (lexicon, TF-IDF, then the rest), each only for the labels

@@ -1,4 +1,5 @@
-"""Stage `train@<task>`, one per model kind: fit on train, tune thresholds on validation, K-fold CV.
+"""Stage `train@<task>`, one per model kind: fit on train, tune thresholds on validation, K-fold CV
+(out-of-fold probabilities saved beside the model, so the ensemble's CV needs no refitting).
 
 `python -m pipelines.stages.train --task harm_type --kind tfidf_linear`. The test split is not
 loaded here at all, so nothing about it can leak into a model or its thresholds.
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.classifiers import classifier_class
+from pipelines.classifiers.base import CV_PROBA_FILE
 from pipelines.config import LabelConfig, TrainConfig, kind_config, load_section
 from pipelines.data import TaskData, load_task_data
 from pipelines.evaluation import scores
@@ -34,18 +36,11 @@ def build(kind: str, task: str, labels: list[str], params: dict):
     return cls(task, labels, params)
 
 
-def cross_validate(fitted, data: TaskData, thresholds: np.ndarray) -> dict:
-    """Mean ± sd over the train folds, each fold scored with the validation-tuned thresholds."""
-    train = data.splits["train"]
-    folds = sorted(f for f in set(train.folds.tolist()) if f >= 0)
-    results = []
-    for fold in folds:
-        held = train.folds == fold
-        model = fitted.fresh()
-        model.fit([t for t, h in zip(train.texts, held, strict=True) if not h], train.y[~held])
-        model.meta.thresholds = thresholds.tolist()
-        held_texts = [t for t, h in zip(train.texts, held, strict=True) if h]
-        results.append(scores(train.y[held], model.predict(held_texts), data.labels))
+def cv_scores(y: np.ndarray, folds: np.ndarray, predicted: np.ndarray, labels: list[str]) -> dict:
+    """Mean ± sd over the train folds of out-of-fold predictions (validation-tuned thresholds)."""
+    results = [
+        scores(y[folds == fold], predicted[folds == fold], labels) for fold in sorted(set(folds.tolist()) - {-1})
+    ]
     out = {"folds": len(results)}
     for metric in ("micro_f1", "macro_f1", "samples_f1"):
         values = [r[metric] for r in results]
@@ -66,11 +61,18 @@ def train(
     model.meta.params = params
     model.meta.extra["train_seconds"] = round(time.perf_counter() - started, 2)
     model.meta.extra["n_train"] = len(train_split.texts)
-    if cv and model.supports_cv:
-        model.meta.extra["cv"] = cross_validate(model, data, model.thresholds)
+    oof = None
+    if cv:
+        validation_pair = (validation.texts, validation.y)
+        oof = model.out_of_fold_proba(train_split.texts, train_split.y, train_split.folds, validation_pair)
+    if oof is not None:
+        predicted = (oof >= model.thresholds).astype(np.int8)
+        model.meta.extra["cv"] = cv_scores(train_split.y, train_split.folds, predicted, data.labels)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     model.save(out_dir)
+    if oof is not None:
+        np.save(out_dir / CV_PROBA_FILE, oof, allow_pickle=False)
     return model
 
 
