@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import time
 import warnings
 from pathlib import Path
 
@@ -38,24 +39,32 @@ def _mean_by_owner(emb: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     return _normalise(sums / np.maximum(np.bincount(owner, minlength=n), 1)[:, None])
 
 
-def document_features(texts: list[str], base_model: str) -> dict[str, np.ndarray]:
-    """Candidate document representations from the frozen encoder, one row per text."""
+def document_features(texts: list[str], base_model: str) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Candidate document representations from the frozen encoder, one row per text, and the
+    encoding speed of each (texts per second on this machine, int8 as shipped)."""
     from pipelines.classifiers.transformer import WindowEncoder
     from pipelines.classifiers.transformer_config import TransformerConfig
 
-    features = {}
-    for name, length, stride in (("windows256_mean", 256, 64), ("windows128_mean", 128, 16)):
-        config = TransformerConfig(base_model=base_model, max_length=length, stride=stride)
-        emb, owner = WindowEncoder(base_model, config).encode(texts, progress=True)
+    features, speed = {}, {}
+    shapes = [("windows256_mean", 256, 64, 0), ("windows128_mean", 128, 16, 0)]
+    shapes += [(f"windows256_mean_{k}layers", 256, 64, k) for k in (3, 4)]  # the speed lever: fewer blocks
+    for name, length, stride, layers in shapes:
+        config = TransformerConfig(base_model=base_model, max_length=length, stride=stride, num_layers=layers)
+        encoder = WindowEncoder(base_model, config)
+        started = time.perf_counter()
+        emb, owner = encoder.encode(texts, progress=True)
+        speed[name] = len(texts) / (time.perf_counter() - started)
         features[name] = _mean_by_owner(emb, owner, len(texts))
     encoder = WindowEncoder(base_model, TransformerConfig(base_model=base_model, max_length=128, stride=16))
+    started = time.perf_counter()
     sentences = [split_sentences(t) or [t] for t in texts]
     flat = [s for group in sentences for s in group]
     emb, owner = encoder.encode(flat, progress=True)
+    speed["sentences_mean"] = len(texts) / (time.perf_counter() - started)
     per_sentence = _mean_by_owner(emb, owner, len(flat))
     doc_of_sentence = np.repeat(np.arange(len(texts)), [len(g) for g in sentences])
     features["sentences_mean"] = _mean_by_owner(per_sentence, doc_of_sentence, len(texts))
-    return features
+    return features, speed
 
 
 def _fit_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray, c: float) -> np.ndarray:
@@ -100,7 +109,7 @@ def evaluate_candidate(
     }
 
 
-def search(task: str, features: dict[str, np.ndarray], index: dict[str, int]) -> list[dict]:
+def search(task: str, features: dict[str, np.ndarray], speed: dict[str, float], index: dict[str, int]) -> list[dict]:
     from pipelines.classifiers import load_classifier
 
     data = load_task_data(task)
@@ -113,7 +122,8 @@ def search(task: str, features: dict[str, np.ndarray], index: dict[str, int]) ->
     for name, matrix in features.items():
         for c in (1.0, 3.0, 10.0):
             args = (matrix[rows_train], train.y, train.folds, matrix[rows_val], validation.y, data.labels, c)
-            results.append({"task": task, "features": name, "labels": "nspcc", "C": c, **evaluate_candidate(*args)})
+            row = {"task": task, "features": name, "labels": "nspcc", "C": c, "texts_per_s": round(speed[name], 1)}
+            results.append(row | evaluate_candidate(*args))
     if lexicon is not None:  # two uses of the hand-written lexicon, on the best-known features
         best = "sentences_mean"
         lex_train, lex_val = lexicon.predict_proba(train.texts), lexicon.predict_proba(validation.texts)
@@ -140,7 +150,7 @@ def log_to_mlflow(results: list[dict]) -> None:
     for row in results:
         with mlflow.start_run(run_name=f"{row['task']}: {row['features']} / {row['labels']} / C={row['C']}"):
             mlflow.log_params({k: row[k] for k in ("task", "features", "labels", "C")})
-            mlflow.log_metrics({k: v for k, v in row.items() if k.endswith("_f1")})
+            mlflow.log_metrics({k: v for k, v in row.items() if k.endswith(("_f1", "_per_s"))})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -157,8 +167,8 @@ def main(argv: list[str] | None = None) -> None:
         {t for task in TASKS for name in ("train", "validation") for t in load_task_data(task).splits[name].texts}
     )
     index = {t: i for i, t in enumerate(texts)}
-    features = document_features(texts, base_model)
-    results = [row for task in TASKS for row in search(task, features, index)]
+    features, speed = document_features(texts, base_model)
+    results = [row for task in TASKS for row in search(task, features, speed, index)]
     OUT.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     if not args.no_mlflow:
         log_to_mlflow(results)

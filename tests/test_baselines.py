@@ -137,7 +137,9 @@ def test_cv_is_out_of_fold_and_the_ensemble_gets_it_from_its_members(tmp_path, m
     tfidf_params = {"min_df": 1, "max_features": 2000, "char_ngram_max": 0}
     root = tmp_path / "models" / "harm_type"
     tfidf = train("tfidf_linear", "harm_type", tfidf_params, True, "t", root / "tfidf_linear", data)
-    lexicon = train("lexicon", "harm_type", {"lexicon": str(ROOT / "data/lexicon.yaml")}, True, "t", root / "lexicon", data)
+    lexicon = train(
+        "lexicon", "harm_type", {"lexicon": str(ROOT / "data/lexicon.yaml")}, True, "t", root / "lexicon", data
+    )
     oof_tfidf = np.load(root / "tfidf_linear" / CV_PROBA_FILE)
     assert oof_tfidf.shape == y.shape and tfidf.meta.extra["cv"]["folds"] == 3
     # out of fold: a twin that never saw a review scores it differently from the model fitted on it

@@ -94,3 +94,16 @@ def test_ensemble_averages_members(tiny_bert, tmp_path):
     found = ensemble.evidence(texts[0], LABELS, k=2)
     assert set(found) == set(LABELS) and all(found.values()) and calls == []
     assert all(sentence in texts[0] for sentences in found.values() for sentence in sentences)
+
+
+def test_fewer_layers_round_trip(tiny_bert, tmp_path):
+    texts, y = synthetic(30, seed=0)
+    model = TransformerClassifier("harm_type", LABELS, params(tiny_bert, num_layers=1, epochs=3)).fit(texts, y)
+    assert len(model.encoder.model.encoder.layer) == 1
+    full = TransformerClassifier("harm_type", LABELS, params(tiny_bert, epochs=3))
+    assert len(full.encoder.model.encoder.layer) == 2
+    assert not np.allclose(model.encoder.encode(texts[:3])[0], full.encoder.encode(texts[:3])[0])
+    model.save(tmp_path / "one")
+    loaded = load_classifier(tmp_path / "one")
+    assert len(loaded.encoder.model.encoder.layer) == 1
+    np.testing.assert_allclose(loaded.predict_proba(texts[:5]), model.predict_proba(texts[:5]), atol=1e-5)

@@ -35,6 +35,18 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def keep_first_layers(model: nn.Module, keep: int) -> None:
+    """Drop all but the first `keep` transformer blocks: compute falls about in proportion, the only
+    speed lever left once int8 and length-sorted batching are in (head_search measures what it costs
+    in F1). BERT-style encoders only; the saved config records the new depth, so reloading matches."""
+    layers = getattr(getattr(model, "encoder", None), "layer", None)
+    if not isinstance(layers, nn.ModuleList):
+        raise ValueError(f"transformer.num_layers needs a BERT-style encoder; {type(model).__name__} has none")
+    if keep < len(layers):
+        model.encoder.layer = layers[:keep]
+        model.config.num_hidden_layers = keep
+
+
 class WindowEncoder:
     """Text → L2-normalised mean-pooled embeddings of overlapping token windows."""
 
@@ -51,6 +63,8 @@ class WindowEncoder:
         self.device = pick_device(config.device)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
         self.model = AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
+        if config.num_layers:
+            keep_first_layers(self.model, config.num_layers)
         self.fp32_model = self.model
         if config.quantize_int8 and self.device.type == "cpu":
             with warnings.catch_warnings():  # torch flags its quantised-tensor constructors as deprecated

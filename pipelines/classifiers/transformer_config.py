@@ -15,6 +15,7 @@ def default_base_model() -> str:
 @dataclass
 class TransformerConfig:
     base_model: str = ""  # a local Hugging Face model directory; "" = the packaged all-MiniLM-L6-v2
+    num_layers: int = 0  # transformer blocks kept from the base model; 0 = all (fewer: faster, worse F1)
     max_length: int = 256  # tokens per window, special tokens included
     stride: int = 64  # tokens shared by consecutive windows
     max_windows: int = 128  # per document; longer documents are sampled evenly and the cap is reported
@@ -34,6 +35,7 @@ class TransformerConfig:
     def __post_init__(self) -> None:
         from pipelines.config import _check
 
+        _check(self.num_layers >= 0, "transformer.num_layers must be >= 0 (0 = all layers)")
         _check(16 <= self.max_length <= 8192, "transformer.max_length must be in [16, 8192]")
         _check(0 <= self.stride < self.max_length - 2, "transformer.stride must be < max_length - 2")
         _check(self.max_windows >= 1, "transformer.max_windows must be >= 1")
