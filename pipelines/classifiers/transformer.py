@@ -91,26 +91,30 @@ class WindowEncoder:
         return [[cls, *ids[s : s + body], sep] for s in starts]
 
     @torch.inference_mode()
-    def _embed_windows(self, windows: list[list[int]], progress: bool) -> np.ndarray:
+    def embed_windows(self, windows: list[list[int]], progress: bool = False) -> np.ndarray:
         from tqdm import tqdm
 
         out = np.zeros((len(windows), self.dim), dtype=np.float32)
         order = np.argsort([len(w) for w in windows], kind="stable")  # length-sorted: little padding
-        pad = self.tokenizer.pad_token_id or 0
         batches = range(0, len(order), self.config.batch_size)
         for start in tqdm(batches, desc="encode", unit="batch", disable=not progress or None, leave=False):
             idx = order[start : start + self.config.batch_size]
-            longest = max(len(windows[i]) for i in idx)
-            ids = torch.full((len(idx), longest), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), longest), dtype=torch.long)
-            for row, i in enumerate(idx):
-                ids[row, : len(windows[i])] = torch.tensor(windows[i])
-                mask[row, : len(windows[i])] = 1
-            ids, mask = ids.to(self.device), mask.to(self.device)
-            hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
-            pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
-            out[idx] = nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
+            out[idx] = self.embed(self.model, [windows[i] for i in idx]).float().cpu().numpy()
         return out
+
+    def embed(self, model: nn.Module, windows: list[list[int]]) -> torch.Tensor:
+        """One padded batch of windows → L2-normalised mean-pooled embeddings (differentiable, so
+        fine-tuning in `pipelines.finetune_search` shares it)."""
+        longest = max(len(w) for w in windows)
+        ids = torch.full((len(windows), longest), self.tokenizer.pad_token_id or 0, dtype=torch.long)
+        mask = torch.zeros((len(windows), longest), dtype=torch.long)
+        for row, window in enumerate(windows):
+            ids[row, : len(window)] = torch.tensor(window)
+            mask[row, : len(window)] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
+        pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        return nn.functional.normalize(pooled, dim=-1)
 
     def encode(self, texts: list[str], progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(window embeddings, owner index of each window), from the cache where `keep_cache` is on."""
@@ -121,7 +125,7 @@ class WindowEncoder:
             for window in self.windows(texts[i]):
                 windows.append(window)
                 owners.append(i)
-        fresh = self._embed_windows(windows, progress) if windows else np.zeros((0, self.dim), np.float32)
+        fresh = self.embed_windows(windows, progress) if windows else np.zeros((0, self.dim), np.float32)
         owners_arr = np.asarray(owners, dtype=int)
         found = {i: fresh[owners_arr == i] for i in todo}
         if self.keep_cache:
