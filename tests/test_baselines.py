@@ -152,3 +152,16 @@ def test_cv_is_out_of_fold_and_the_ensemble_gets_it_from_its_members(tmp_path, m
     # without the members' CV files the ensemble has no CV (and so cannot win on cv)
     (root / "tfidf_linear" / CV_PROBA_FILE).unlink()
     assert "cv" not in train("ensemble", "harm_type", ensemble_params, True, "t", root / "ens2", data).meta.extra
+
+
+def test_validation_is_also_scored_with_thresholds_it_never_set():
+    from pipelines.data import SplitData, TaskData
+    from pipelines.stages.evaluate import validation_with_oof_thresholds
+
+    y = np.array([[1], [0], [1], [0]])
+    data = TaskData("harm_type", ["neglect"], {"train": SplitData([], [""] * 4, y, np.arange(4) % 2)})
+    data.splits["validation"] = SplitData([], [""] * 4, y, np.full(4, -1))
+    oof = np.array([[0.9], [0.7], [0.9], [0.7]])  # on train, only a threshold above 0.7 separates
+    validation_proba = np.array([[0.6], [0.1], [0.6], [0.1]])  # separable at 0.5, but not above 0.7
+    assert validation_with_oof_thresholds(data, oof, validation_proba)["micro_f1"] == 0.0
+    assert validation_with_oof_thresholds(data, validation_proba, validation_proba)["micro_f1"] == 1.0

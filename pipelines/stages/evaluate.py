@@ -15,8 +15,9 @@ import numpy as np
 
 from pipelines import plots
 from pipelines.classifiers import load_classifier
+from pipelines.classifiers.base import CV_PROBA_FILE, tune_thresholds
 from pipelines.config import EvaluateConfig, TrackingConfig, load_section
-from pipelines.data import load_task_data
+from pipelines.data import TaskData, load_task_data
 from pipelines.evaluation import scores
 from pipelines.records import write_json
 from pipelines.taxonomy import TASKS
@@ -38,12 +39,23 @@ def cv_summary(cv: dict | None) -> dict:
     return out | {"folds": cv["folds"]}
 
 
+def validation_with_oof_thresholds(data: TaskData, oof: np.ndarray, validation_proba: np.ndarray) -> dict:
+    """The other honest direction: thresholds tuned on the train out-of-fold predictions, applied to
+    validation (which then judges thresholds it never set). Reported beside CV, not used to choose."""
+    train, validation = data.splits["train"], data.splits["validation"]
+    if oof.shape != train.y.shape:
+        return {}
+    result = scores(validation.y, validation_proba >= tune_thresholds(train.y, oof), data.labels)
+    return {m: result[m] for m in ("micro_f1", "macro_f1", "samples_f1")}
+
+
 def evaluate_task(task: str, kinds: list[str], skipped: list[dict]) -> tuple[dict, list[Path]]:
     data = load_task_data(task)
     metrics: dict[str, dict] = {}
-    probas: dict[str, np.ndarray] = {}
+    test_probas: dict[str, np.ndarray] = {}
     preds: dict[str, np.ndarray] = {}
     for kind in kinds:
+        probas: dict[str, np.ndarray] = {}
         model_dir = MODELS_DIR / task / kind
         if not (model_dir / "meta.json").exists():
             skipped.append({"task": task, "model": kind, "reason": f"no trained model at {model_dir}"})
@@ -55,12 +67,15 @@ def evaluate_task(task: str, kinds: list[str], skipped: list[dict]) -> tuple[dic
         metrics[kind] = {}
         for split in EVAL_SPLITS:
             part = data.splits[split]
-            proba = model.predict_proba(part.texts)
-            metrics[kind][split] = scores(part.y, model.predict(part.texts, proba=proba), data.labels)
-            if split == "test":
-                probas[kind], preds[kind] = proba, model.predict(part.texts, proba=proba)
+            probas[split] = model.predict_proba(part.texts)
+            metrics[kind][split] = scores(part.y, model.predict(part.texts, proba=probas[split]), data.labels)
+        test_probas[kind], preds[kind] = probas["test"], model.predict(data.splits["test"].texts, proba=probas["test"])
         if cv := cv_summary(model.meta.extra.get("cv")):
             metrics[kind]["cv"] = cv
+        if (oof_file := model_dir / CV_PROBA_FILE).exists():
+            metrics[kind]["validation_oof_thresholds"] = validation_with_oof_thresholds(
+                data, np.load(oof_file, allow_pickle=False), probas["validation"]
+            )
     test_y = data.splits["test"].y
     figures = [
         plots.per_label_f1_bars(
@@ -69,7 +84,9 @@ def evaluate_task(task: str, kinds: list[str], skipped: list[dict]) -> tuple[dic
             {k: [m["test"]["per_label"][lab]["f1"] for lab in data.labels] for k, m in metrics.items()},
             f"{task}: per-label F1 on the 2023 test split",
         ),
-        plots.pr_curves(PLOTS_DIR / f"{task}_precision_recall.png", test_y, probas, f"{task}: precision-recall (test)"),
+        plots.pr_curves(
+            PLOTS_DIR / f"{task}_precision_recall.png", test_y, test_probas, f"{task}: precision-recall (test)"
+        ),
         plots.cooccurrence(
             PLOTS_DIR / f"{task}_cooccurrence.png",
             data.splits["train"].y,
