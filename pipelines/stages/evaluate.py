@@ -104,7 +104,7 @@ def choose_champion(task_metrics: dict, metric: str, split: str = "cv") -> tuple
     """Best kind and the basis it was chosen on; ties go to the simpler model (the order of `kinds`).
 
     Why cv by default: validation F1 is measured on the very reviews each model's per-label
-    thresholds were tuned on, which flatters the flexible models (up to 0.1 F1 here), while the
+    thresholds were tuned on, which flatters the flexible models (by up to 0.2 F1 here), while the
     out-of-fold train predictions are scored with thresholds that never saw them. Kinds without CV
     scores cannot win on cv; if none has them, validation decides and the basis says so."""
     if split == "cv" and not any("cv" in result for result in task_metrics.values()):
