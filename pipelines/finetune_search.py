@@ -41,11 +41,6 @@ def _validation_scores(y: np.ndarray, proba: np.ndarray, others: list[np.ndarray
     return out
 
 
-def _windows(encoder, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
-    pairs = [(window, i) for i, text in enumerate(texts) for window in encoder.windows(text)]
-    return [w for w, _ in pairs], np.asarray([i for _, i in pairs])
-
-
 def finetune(task: str, epochs: int, encoder_lr: float, head_lr: float, batch_size: int) -> list[dict]:
     import torch
     from torch import nn
@@ -72,8 +67,8 @@ def finetune(task: str, epochs: int, encoder_lr: float, head_lr: float, batch_si
         }
     ]
     encoder, head = probe.encoder, copy.deepcopy(probe.head)
-    windows, owner = _windows(encoder, train.texts)
-    val_windows, val_owner = _windows(encoder, val.texts)
+    windows, owner = encoder.windows_of(train.texts)
+    val_windows, val_owner = encoder.windows_of(val.texts)
     target = torch.tensor(train.y[owner], dtype=torch.float32)
     positives = target.sum(0)
     pos_weight = ((len(target) - positives) / positives.clamp(min=1)).clamp(max=probe.config.max_pos_weight)
@@ -125,11 +120,9 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_mlflow:
         import mlflow
 
-        from pipelines import tracking
-        from pipelines.config import TrackingConfig, load_section
+        from pipelines.head_search import use_search_experiment
 
-        tracking.configure(load_section("tracking", TrackingConfig))
-        mlflow.set_experiment("head-search")
+        use_search_experiment()
         for task in TASKS:
             with mlflow.start_run(run_name=f"{task}: LP-FT, encoder lr {args.encoder_lr}"):
                 mlflow.log_params({"task": task, "features": "LP-FT"} | vars(args))

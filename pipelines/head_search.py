@@ -139,7 +139,8 @@ def search(task: str, features: dict[str, np.ndarray], speed: dict[str, float], 
     return results
 
 
-def log_to_mlflow(results: list[dict]) -> None:
+def use_search_experiment() -> None:
+    """Recipe searches (this module and `pipelines.finetune_search`) log to one MLflow experiment."""
     import mlflow
 
     from pipelines import tracking
@@ -147,6 +148,12 @@ def log_to_mlflow(results: list[dict]) -> None:
 
     tracking.configure(load_section("tracking", TrackingConfig))
     mlflow.set_experiment("head-search")
+
+
+def log_to_mlflow(results: list[dict]) -> None:
+    import mlflow
+
+    use_search_experiment()
     for row in results:
         with mlflow.start_run(run_name=f"{row['task']}: {row['features']} / {row['labels']} / C={row['C']}"):
             mlflow.log_params({k: row[k] for k in ("task", "features", "labels", "C")})

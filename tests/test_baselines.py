@@ -165,3 +165,4 @@ def test_validation_is_also_scored_with_thresholds_it_never_set():
     validation_proba = np.array([[0.6], [0.1], [0.6], [0.1]])  # separable at 0.5, but not above 0.7
     assert validation_with_oof_thresholds(data, oof, validation_proba)["micro_f1"] == 0.0
     assert validation_with_oof_thresholds(data, validation_proba, validation_proba)["micro_f1"] == 1.0
+    assert validation_with_oof_thresholds(data, oof[:3], validation_proba) is None  # a stale model's file

@@ -50,7 +50,9 @@ class EnsembleClassifier(ReviewClassifier):
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         return self._combine([member.predict_proba(texts) for member in self.members.values()])
 
-    def out_of_fold_proba(self, texts, y, folds, validation=None) -> np.ndarray | None:
+    def out_of_fold_proba(
+        self, texts: list[str], y: np.ndarray, folds: np.ndarray, validation: tuple[list[str], np.ndarray] | None
+    ) -> np.ndarray | None:
         """The members' own out-of-fold probabilities, combined: refitting every member per fold
         would repeat their training stages. None when a member was trained without CV."""
         files = [self.models_dir / kind / CV_PROBA_FILE for kind in self.meta.params["members"]]

@@ -90,6 +90,11 @@ class WindowEncoder:
         cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
         return [[cls, *ids[s : s + body], sep] for s in starts]
 
+    def windows_of(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
+        """Every text's windows in order, and the index of the text each window came from."""
+        pairs = [(window, i) for i, text in enumerate(texts) for window in self.windows(text)]
+        return [w for w, _ in pairs], np.asarray([i for _, i in pairs], dtype=int)
+
     @torch.inference_mode()
     def embed_windows(self, windows: list[list[int]], progress: bool = False) -> np.ndarray:
         from tqdm import tqdm
@@ -120,14 +125,9 @@ class WindowEncoder:
         """(window embeddings, owner index of each window), from the cache where `keep_cache` is on."""
         keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
         todo = [i for i, k in enumerate(keys) if k not in self._cache]
-        windows, owners = [], []
-        for i in todo:
-            for window in self.windows(texts[i]):
-                windows.append(window)
-                owners.append(i)
+        windows, owners = self.windows_of([texts[i] for i in todo])
         fresh = self.embed_windows(windows, progress) if windows else np.zeros((0, self.dim), np.float32)
-        owners_arr = np.asarray(owners, dtype=int)
-        found = {i: fresh[owners_arr == i] for i in todo}
+        found = {i: fresh[owners == k] for k, i in enumerate(todo)}
         if self.keep_cache:
             self._cache.update({keys[i]: found[i] for i in todo})
         parts = [found[i] if i in found else self._cache[k] for i, k in enumerate(keys)]

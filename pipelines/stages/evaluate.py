@@ -39,12 +39,13 @@ def cv_summary(cv: dict | None) -> dict:
     return out | {"folds": cv["folds"]}
 
 
-def validation_with_oof_thresholds(data: TaskData, oof: np.ndarray, validation_proba: np.ndarray) -> dict:
+def validation_with_oof_thresholds(data: TaskData, oof: np.ndarray, validation_proba: np.ndarray) -> dict | None:
     """The other honest direction: thresholds tuned on the train out-of-fold predictions, applied to
-    validation (which then judges thresholds it never set). Reported beside CV, not used to choose."""
+    validation (which then judges thresholds it never set). Reported beside CV, not used to choose.
+    None when the saved predictions belong to another train split (a stale model)."""
     train, validation = data.splits["train"], data.splits["validation"]
     if oof.shape != train.y.shape:
-        return {}
+        return None
     result = scores(validation.y, validation_proba >= tune_thresholds(train.y, oof), data.labels)
     return {m: result[m] for m in ("micro_f1", "macro_f1", "samples_f1")}
 
@@ -56,6 +57,7 @@ def evaluate_task(task: str, kinds: list[str], skipped: list[dict]) -> tuple[dic
     preds: dict[str, np.ndarray] = {}
     for kind in kinds:
         probas: dict[str, np.ndarray] = {}
+        predicted: dict[str, np.ndarray] = {}
         model_dir = MODELS_DIR / task / kind
         if not (model_dir / "meta.json").exists():
             skipped.append({"task": task, "model": kind, "reason": f"no trained model at {model_dir}"})
@@ -68,14 +70,19 @@ def evaluate_task(task: str, kinds: list[str], skipped: list[dict]) -> tuple[dic
         for split in EVAL_SPLITS:
             part = data.splits[split]
             probas[split] = model.predict_proba(part.texts)
-            metrics[kind][split] = scores(part.y, model.predict(part.texts, proba=probas[split]), data.labels)
-        test_probas[kind], preds[kind] = probas["test"], model.predict(data.splits["test"].texts, proba=probas["test"])
+            predicted[split] = model.predict(part.texts, proba=probas[split])
+            metrics[kind][split] = scores(part.y, predicted[split], data.labels)
+        test_probas[kind], preds[kind] = probas["test"], predicted["test"]
         if cv := cv_summary(model.meta.extra.get("cv")):
             metrics[kind]["cv"] = cv
         if (oof_file := model_dir / CV_PROBA_FILE).exists():
-            metrics[kind]["validation_oof_thresholds"] = validation_with_oof_thresholds(
-                data, np.load(oof_file, allow_pickle=False), probas["validation"]
-            )
+            oof = np.load(oof_file, allow_pickle=False)
+            honest = validation_with_oof_thresholds(data, oof, probas["validation"])
+            if honest is None:
+                reason = f"{CV_PROBA_FILE} does not match the train split (stale model): no OOF-threshold score"
+                skipped.append({"task": task, "model": kind, "reason": reason})
+            else:
+                metrics[kind]["validation_oof_thresholds"] = honest
     test_y = data.splits["test"].y
     figures = [
         plots.per_label_f1_bars(
