@@ -1,4 +1,4 @@
-"""`reviewtag`: tag new reviews, evaluate and compare classifier versions, promote one.
+"""`reviewtag`: tag new reviews, correct their labels, evaluate and compare classifier versions, promote one.
 
 Thin on purpose: every command calls library code, and heavy libraries (torch, mlflow,
 transformers) are imported only inside the command that needs them, so `--help` is instant.
@@ -164,6 +164,45 @@ def compare(
     write_json(report / "compare.json", result)
     (report / "compare.md").write_text(compare_markdown(result), encoding="utf-8")
     typer.echo(f"report: {report / 'compare.md'}", err=True)
+
+
+@app.command()
+def correct(
+    review_id: Annotated[str, typer.Argument(help="the review's id (data/processed/reviews.csv)")],
+    task: Annotated[str, typer.Option(help="harm_type | learning_theme")],
+    add: Annotated[str | None, typer.Option(help="label id to add (needs --evidence)")] = None,
+    remove: Annotated[str | None, typer.Option(help="label id to remove (needs --note)")] = None,
+    evidence: Annotated[str, typer.Option(help="verbatim quote of the review's text")] = "",
+    note: Annotated[str, typer.Option(help="why (required for --remove)")] = "",
+    annotator: Annotated[str, typer.Option(help="your name or id; the line goes to data/corrections/NAME.jsonl")] = (
+        "analyst"
+    ),
+) -> None:
+    """Record a reader correction over the keyword labels (validated, appended atomically)."""
+    from datetime import date
+
+    from pipelines.config import LabelConfig, load_section
+    from pipelines.corrections import CorrectionError, corpus_texts, record
+    from pipelines.taxonomy import load_contract
+
+    if (add is None) == (remove is None):
+        fail("give exactly one of --add LABEL or --remove LABEL")
+    config = load_section("label", LabelConfig)
+    fields = {
+        "review_id": review_id,
+        "task": task,
+        "label": add or remove or "",
+        "action": "add" if add else "remove",
+        "evidence": evidence,
+        "annotator": annotator,
+        "date": date.today().isoformat(),
+        "note": note,
+    }
+    try:
+        path, _ = record(fields, corpus_texts(), load_contract(config.contract), config.corrections)
+    except (CorrectionError, FileNotFoundError) as exc:
+        fail(str(exc))
+    typer.echo(f"recorded in {path}: {fields['action']} {task}/{fields['label']} for {review_id}")
 
 
 @app.command()

@@ -60,6 +60,7 @@ class DedupConfig:
 class LabelConfig:
     taxonomy: str = "data/taxonomy.yaml"
     contract: str = "data/taxonomy_contract.md"
+    corrections: str = "data/corrections"  # reader decisions applied over the keyword labels
     on_unmapped: str = "error"  # error | warn
 
     def __post_init__(self) -> None:

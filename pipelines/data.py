@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,36 +16,46 @@ SPLIT_REPORT = Path("data/processed/split_report.json")
 class SplitData:
     ids: list[str]
     texts: list[str]
-    y: np.ndarray  # multi-hot over TaskData.labels
+    y: np.ndarray  # multi-hot over TaskData.labels: the final (reader-corrected) labels
     folds: np.ndarray
+    y_keyword: np.ndarray | None = None  # the same, from the NSPCC keyword lists alone
 
 
 @dataclass
 class TaskData:
     task: str
-    labels: list[str]  # labels with enough training support (split_report.active_labels)
+    labels: list[str]  # labels with enough training support (split_report.active_labels), or as asked
     splits: dict[str, SplitData]
+    few_shot: list[str] = field(default_factory=list)  # of `labels`, those under split.min_support in train
 
 
 def load_task_data(
     task: str,
     dataset_dir: str | Path = DATASET_DIR,
     split_report: str | Path = SPLIT_REPORT,
-    labels: list[str] | None = None,
+    labels: list[str] | str | None = None,
 ) -> TaskData:
-    """`labels` defaults to the task's active labels; pass a model's own vocabulary to score it."""
+    """`labels` defaults to the task's active labels (what a model learns per label); pass `"all"` for
+    the whole contract vocabulary (what evaluation covers), or a model's own vocabulary."""
     from datasets import load_from_disk
 
     dataset = load_from_disk(str(dataset_dir))
     vocabulary = dataset["train"].features[f"{task}_labels"].feature.names
+    report = json.loads(Path(split_report).read_text(encoding="utf-8"))
+    active = report["active_labels"][task]
     if labels is None:
-        labels = json.loads(Path(split_report).read_text(encoding="utf-8"))["active_labels"][task]
+        labels = active
+    elif labels == "all":
+        labels = list(vocabulary)
     unknown = [label for label in labels if label not in vocabulary]
     if unknown:
         raise ValueError(f"labels {unknown} are not in the dataset's {task} vocabulary")
     columns = [vocabulary.index(label) for label in labels]
     splits = {}
     for name, part in dataset.items():
-        y = np.asarray(part[task], dtype=np.int8).reshape(len(part), len(vocabulary))[:, columns]
-        splits[name] = SplitData(list(part["review_id"]), list(part["text"]), y, np.asarray(part["fold"]))
-    return TaskData(task, list(labels), splits)
+        y, y_keyword = (
+            np.asarray(part[column], dtype=np.int8).reshape(len(part), len(vocabulary))[:, columns]
+            for column in (task, f"keyword_{task}")
+        )
+        splits[name] = SplitData(list(part["review_id"]), list(part["text"]), y, np.asarray(part["fold"]), y_keyword)
+    return TaskData(task, list(labels), splits, [label for label in labels if label not in active])

@@ -1,7 +1,9 @@
-"""Stage `label`: NSPCC keywords → contract label ids per task, through data/taxonomy.yaml.
+"""Stage `label`: NSPCC keywords → contract label ids per task (data/taxonomy.yaml), then the
+reader corrections (data/corrections/) on top: final labels = keyword labels + adds - removes.
 
 An unmapped keyword stops the stage (or warns, if params say so): a new keyword in a newly
-published month must be decided on by a person, not silently dropped from the labels.
+published month must be decided on by a person, not silently dropped from the labels. An invalid
+correction always stops it, before anything is written: a dataset never holds half a correction set.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from collections import Counter
 from pathlib import Path
 
 from pipelines.config import LabelConfig, load_section
+from pipelines.corrections import CorrectionError, apply_corrections, read_corrections, validate
 from pipelines.records import read_reviews, write_json, write_jsonl
-from pipelines.taxonomy import Taxonomy, load_taxonomy
+from pipelines.taxonomy import TASKS, Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
 IN_REVIEWS = Path("data/interim/dedup.jsonl")
@@ -48,11 +51,39 @@ def label_reviews(reviews, taxonomy: Taxonomy) -> tuple[list[dict], dict]:
     return rows, report
 
 
+def apply_reader_corrections(rows: list[dict], corrections_dir: str | Path, vocabulary: dict[str, list[str]]) -> dict:
+    """Rows gain `keyword_<task>` (the mapped keywords), `<task>_added` and `<task>_removed` (reader
+    provenance), and `<task>` becomes the final label list. Raises CorrectionError listing every bad
+    line, having changed nothing."""
+    corrections, problems = read_corrections(corrections_dir)
+    problems += validate(corrections, {r["review_id"]: r["text"] for r in rows}, vocabulary)
+    if problems:
+        raise CorrectionError(problems)
+    applied = apply_corrections({r["review_id"]: {t: r[t] for t in TASKS} for r in rows}, corrections)
+    for row in rows:
+        rid = row["review_id"]
+        for task in TASKS:
+            source = applied.provenance[rid][task]
+            row[f"keyword_{task}"] = row[task]
+            row[f"{task}_added"] = sorted(k for k, v in source.items() if v == "reader_added")
+            row[f"{task}_removed"] = sorted(k for k, v in source.items() if v == "keyword_removed_by_reader")
+            row[task] = applied.labels[rid][task]
+    final_counts = {task: Counter(label for r in rows for label in r[task]) for task in TASKS}
+    return applied.report | {"final_label_counts": {t: dict(c.most_common()) for t, c in final_counts.items()}}
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     config = load_section("label", LabelConfig)
     taxonomy = load_taxonomy(config.taxonomy, config.contract)
     rows, report = label_reviews(read_reviews(IN_REVIEWS), taxonomy)
+    try:
+        report["corrections"] = apply_reader_corrections(rows, config.corrections, taxonomy.labels)
+    except CorrectionError as exc:
+        for problem in exc.problems:
+            print(f"label: invalid correction: {problem}", file=sys.stderr)
+        log.error("%d invalid correction(s); nothing written", len(exc.problems))
+        sys.exit(1)
     write_json(OUT_REPORT, report)
     if report["unmapped_keywords"]:
         message = (
@@ -65,7 +96,11 @@ def main() -> None:
         log.warning(message)
     write_jsonl(OUT_ROWS, rows)
     log.info(
-        "label: %d reviews, %d with keywords, taxonomy %s", report["reviews"], report["with_keywords"], taxonomy.version
+        "label: %d reviews, %d with keywords, taxonomy %s; corrections applied %s",
+        report["reviews"],
+        report["with_keywords"],
+        taxonomy.version,
+        report["corrections"]["applied"],
     )
 
 

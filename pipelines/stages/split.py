@@ -1,4 +1,10 @@
-"""Stage `split`: the Hugging Face DatasetDict (train/validation/test/unlabelled) and reviews.csv."""
+"""Stage `split`: the Hugging Face DatasetDict (train/validation/test/unlabelled) and reviews.csv.
+
+Every contract label stays in the dataset whatever its support: `min_support` only lists which
+labels have enough training examples to be learned per label (`active_labels`); evaluation covers
+them all. The split is stratified on the keyword labels, not the corrected ones, so a new reader
+correction changes a review's labels but never moves a review between train and validation.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ OUT_DATASET = Path("data/processed/dataset")
 OUT_CSV = Path("data/processed/reviews.csv")
 OUT_REPORT = Path("data/processed/split_report.json")
 SPLITS = ("train", "validation", "test", "unlabelled")
+PROVENANCE = ("added", "removed")  # reader-added labels; keyword labels a reader removed
 TEXT_COLUMNS = ("review_id", "source", "title", "area", "summary", "learning", "recommendations", "text", "kind")
 
 
@@ -28,6 +35,8 @@ def build_dataset(rows: list[dict], vocab: dict[str, list[str]], assignment):
         | {"year": Value("int32"), "keywords": Sequence(Value("string")), "fold": Value("int32")}
         | {task: Sequence(Value("int8"), length=len(ids)) for task, ids in vocab.items()}
         | {f"{task}_labels": Sequence(ClassLabel(names=ids)) for task, ids in vocab.items()}
+        | {f"keyword_{task}": Sequence(Value("int8"), length=len(ids)) for task, ids in vocab.items()}
+        | {f"{task}_{source}": Sequence(Value("string")) for task in vocab for source in PROVENANCE}
     )
     parts = {}
     for split in SPLITS:
@@ -39,12 +48,16 @@ def build_dataset(rows: list[dict], vocab: dict[str, list[str]], assignment):
         for task, ids in vocab.items():
             columns[task] = multi_hot([r[task] for r in chosen], ids).tolist()
             columns[f"{task}_labels"] = [sorted(r[task]) for r in chosen]
+            columns[f"keyword_{task}"] = multi_hot([r[f"keyword_{task}"] for r in chosen], ids).tolist()
+            for source in PROVENANCE:
+                columns[f"{task}_{source}"] = [r[f"{task}_{source}"] for r in chosen]
         parts[split] = Dataset.from_dict(columns, features=features)
     return DatasetDict(parts)
 
 
 def write_csv(path: Path, rows: list[dict], assignment, tasks) -> None:
-    names = ["review_id", "split", "fold", "year", "area", "title", *tasks, "keywords", "source", "text"]
+    provenance = [f"{t}_{source}" for t in tasks for source in PROVENANCE]
+    names = ["review_id", "split", "fold", "year", "area", "title", *tasks, *provenance, "keywords", "source", "text"]
     with atomic_open(path, newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=names)
         writer.writeheader()
@@ -62,6 +75,7 @@ def write_csv(path: Path, rows: list[dict], assignment, tasks) -> None:
                     "text": r["text"],
                 }
                 | {t: "; ".join(r[t]) for t in tasks}
+                | {name: "; ".join(r[name]) for name in provenance}
             )
 
 
@@ -70,8 +84,15 @@ def main() -> None:
     config = load_section("split", SplitConfig)
     vocab = load_contract(load_section("label", LabelConfig).contract)
     rows = list(read_jsonl(IN_ROWS))
+    by_keywords = [r | {task: r[f"keyword_{task}"] for task in vocab} for r in rows]
     assignment = assign_splits(
-        rows, vocab, config.train_max_year, config.test_years, config.validation_fraction, config.n_folds, config.seed
+        by_keywords,
+        vocab,
+        config.train_max_year,
+        config.test_years,
+        config.validation_fraction,
+        config.n_folds,
+        config.seed,
     )
     train = [r for r in rows if assignment.split[r["review_id"]] == "train"]
     support = {task: label_support([r[task] for r in train], ids) for task, ids in vocab.items()}
@@ -85,7 +106,7 @@ def main() -> None:
             "sizes": sizes,
             "min_support": config.min_support,
             "active_labels": active,
-            "excluded_labels": {
+            "few_shot_labels": {  # fewer than min_support train examples: still in the dataset and evaluated
                 task: {label: n for label, n in s.items() if n < config.min_support} for task, s in support.items()
             },
             "train_support": support,
