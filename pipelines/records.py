@@ -13,9 +13,11 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
+
+TRANSIENT = ("document_text", "mapped")
 
 
 @dataclass
@@ -31,13 +33,18 @@ class Review:
     keywords: list[str] = field(default_factory=list)
     text: str = ""  # what a model may read; never holds the keyword list
     kind: str = "document"  # listing | monthly | document
+    # Where `text` came from, for verbatim evidence: the document text as a reader sees it (the decoded
+    # file, or the text extracted from HTML/PDF) and each character's span in it. Set by the parsers
+    # when a document is read; never stored in the corpus files.
+    document_text: str | None = field(default=None, repr=False, compare=False)
+    mapped: Any = field(default=None, repr=False, compare=False)  # pipelines.mapped.MappedText
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in TRANSIENT}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Review:
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - set(TRANSIENT)
         return cls(**{k: v for k, v in data.items() if k in known})
 
 

@@ -1,7 +1,9 @@
 """Tag documents: files and folders → reviews (the ingest parsers) → labels, scores, evidence rows.
 
 A file that cannot be read becomes a row with an `error` field and one stderr line; the rest of
-the batch is still tagged.
+the batch is still tagged. Evidence is quoted verbatim from the document as a reader sees it (the
+decoded file, or the text extracted from HTML or PDF): each item is `{"text", "start", "end"}` with
+`text == document_text[start:end]`, mapped back through the cleaning, never searched for.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from pipelines.classifiers.resolve import ResolvedModel
 from pipelines.corpus import Skip, iter_input_files, read_path
 from pipelines.records import Review, atomic_open
 from pipelines.stages.clean import clean_review
-from pipelines.text import DEFAULT_MAX_CHARS, sample_text
+from pipelines.text import DEFAULT_MAX_CHARS, sample_mapped
 
+SCHEMA_VERSION = 2  # 2: evidence items are {"text", "start", "end"} into the document text; `document` added
 CSV_FIELDS = [
+    "schema_version",
     "source",
+    "document",
     "review_id",
     "title",
     "harm_type",
@@ -66,7 +71,8 @@ def collect_reviews(
         for review in result.reviews:
             if len(review.text) > max_chars:
                 note = f"text capped at {max_chars:,} of {len(review.text):,} characters (16 evenly spaced parts)"
-                review.text = sample_text(review.text, max_chars)
+                review.mapped = sample_mapped(review.mapped, max_chars)
+                review.text = review.mapped.text
                 out.notes[len(out.reviews)] = [note]
                 if on_note:
                     on_note(review.source, note)
@@ -95,9 +101,15 @@ def tag_reviews(
         per_task[task] = (proba, model.predict(texts, threshold_scale=threshold_scale, proba=proba))
     rows = []
     for i, review in enumerate(tqdm(reviews, desc="evidence", unit="review", disable=not progress or None)):
-        row = {"source": review.source, "review_id": review.review_id, "title": review.title}
+        row = {
+            "schema_version": SCHEMA_VERSION,
+            "source": review.source,
+            "document": document_of(review),
+            "review_id": review.review_id,
+            "title": review.title,
+        }
         scores: dict[str, dict[str, float]] = {}
-        evidence: dict[str, list[str]] = {}
+        evidence: dict[str, list[dict]] = {}
         for task, resolved in models.items():
             model = resolved.classifier
             proba, decided = per_task[task]
@@ -107,7 +119,8 @@ def tag_reviews(
             labels = [model.labels[j] for j in chosen]
             row[task] = labels
             scores[task] = {label: round(float(proba[i, j]), 4) for j, label in enumerate(model.labels)}
-            evidence |= model.evidence(review.text, labels, k=evidence_k) if labels else {}
+            spans = model.evidence(review.text, labels, k=evidence_k) if labels else {}
+            evidence |= {label: [verbatim(review, a, b) for a, b in found] for label, found in spans.items()}
         row |= {
             "scores": scores,
             "evidence": evidence,
@@ -119,9 +132,24 @@ def tag_reviews(
     return rows
 
 
+def document_of(review: Review) -> str:
+    """The input file whose text the evidence offsets index (a listing row's source is file:line)."""
+    return review.source.rsplit(":", 1)[0] if review.kind in ("listing", "monthly") else review.source
+
+
+def verbatim(review: Review, start: int, end: int) -> dict:
+    """A span of the model's (cleaned) text as the same passage of the original document."""
+    if review.mapped is None or review.document_text is None:  # a review built from text alone
+        return {"text": review.text[start:end], "start": start, "end": end}
+    a, b = review.mapped.span(start, end)
+    return {"text": review.document_text[a:b], "start": a, "end": b}
+
+
 def error_row(source: str, message: str) -> dict:
     return {
+        "schema_version": SCHEMA_VERSION,
         "source": source,
+        "document": source,
         "review_id": None,
         "title": None,
         "harm_type": [],

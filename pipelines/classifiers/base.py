@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from pipelines.text import split_sentences
+from pipelines.text import sentence_spans
 
+Span = tuple[int, int]  # [start, end) character offsets
 META_FILE = "meta.json"
 CV_PROBA_FILE = "cv_proba.npy"  # out-of-fold probabilities on the train split, written by the train stage
 
@@ -110,18 +111,19 @@ class ReviewClassifier(ABC):
         proba = self.predict_proba(texts) if proba is None else proba
         return (proba >= np.clip(self.thresholds * threshold_scale, 0.0, 1.0)).astype(np.int8)
 
-    def evidence(self, text: str, labels: list[str], k: int = 3) -> dict[str, list[str]]:
-        """Sentences that most support each label: the model scores every sentence on its own.
-        Costs one extra batched pass over the sentences; kinds with a cheaper answer override it."""
-        sentences = split_sentences(text)
-        if not sentences or not labels:
+    def evidence(self, text: str, labels: list[str], k: int = 3) -> dict[str, list[Span]]:
+        """The [start, end) spans of `text` holding the sentences that most support each label (spans,
+        so the caller can map them back to the original document). The model scores every sentence
+        on its own: one extra batched pass; kinds with a cheaper answer override it."""
+        spans = sentence_spans(text)
+        if not spans or not labels:
             return {label: [] for label in labels}
-        proba = self.predict_proba(sentences)
-        out: dict[str, list[str]] = {}
+        proba = self.predict_proba([text[a:b] for a, b in spans])
+        out: dict[str, list[Span]] = {}
         for label in labels:
             j = self.meta.label2id[label]
             order = np.argsort(-proba[:, j], kind="stable")[:k]
-            out[label] = [sentences[i] for i in order if proba[i, j] > 0]
+            out[label] = [spans[i] for i in order if proba[i, j] > 0]
         return out
 
     # --- persistence ------------------------------------------------------------------------

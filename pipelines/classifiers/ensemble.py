@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.classifiers.base import CV_PROBA_FILE, ReviewClassifier
+from pipelines.classifiers.base import CV_PROBA_FILE, ReviewClassifier, Span
 
 MEMBERS_DIR = "members"
 EVIDENCE_ORDER = ("lexicon", "tfidf_linear", "transformer")
@@ -63,11 +63,11 @@ class EnsembleClassifier(ReviewClassifier):
             raise ValueError(f"ensemble members' {CV_PROBA_FILE} do not match the train split; retrain them")
         return self._combine(stacked)
 
-    def evidence(self, text: str, labels: list[str], k: int = 3) -> dict[str, list[str]]:
+    def evidence(self, text: str, labels: list[str], k: int = 3) -> dict[str, list[Span]]:
         """Members answer in order of cost (lexicon, TF-IDF, then the rest), each only for the labels
         still without sentences: scoring every sentence of a long report with the whole ensemble
         (transformer included) took minutes, while the cheap members take well under a second."""
-        found: dict[str, list[str]] = {label: [] for label in labels}
+        found: dict[str, list[Span]] = {label: [] for label in labels}
         order = sorted(self.members, key=lambda kind: EVIDENCE_ORDER.index(kind) if kind in EVIDENCE_ORDER else 99)
         for kind in order:
             missing = [label for label, sentences in found.items() if not sentences]

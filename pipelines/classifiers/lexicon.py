@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from pipelines.classifiers.base import ReviewClassifier
-from pipelines.text import split_sentences
+from pipelines.classifiers.base import ReviewClassifier, Span
+from pipelines.text import sentence_spans
 
 DEFAULT_LEXICON = Path("data/lexicon.yaml")
 
@@ -54,13 +54,14 @@ class LexiconClassifier(ReviewClassifier):
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         return 1.0 - np.power(0.5, self.match_counts(texts))
 
-    def evidence(self, text: str, labels: list[str], k: int = 3) -> dict[str, list[str]]:
-        sentences = split_sentences(text)
-        out: dict[str, list[str]] = {}
+    def evidence(self, text: str, labels: list[str], k: int = 3) -> dict[str, list[Span]]:
+        spans = sentence_spans(text)
+        out: dict[str, list[Span]] = {}
         for label in labels:
+            sentences = [text[a:b] for a, b in spans]
             scored = [(sum(bool(p.search(s)) for p in self._compiled[label]), i) for i, s in enumerate(sentences)]
             best = sorted((item for item in scored if item[0] > 0), key=lambda item: (-item[0], item[1]))[:k]
-            out[label] = [sentences[i] for _, i in best]
+            out[label] = [spans[i] for _, i in best]
         return out
 
     def _save_weights(self, directory: Path) -> None:

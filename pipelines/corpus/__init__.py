@@ -15,24 +15,33 @@ from pipelines.corpus.documents import DocumentError, is_supported, parse_docume
 from pipelines.corpus.fields import ParseResult, Skip
 from pipelines.corpus.listing import parse_listing
 from pipelines.corpus.monthly import parse_monthly
+from pipelines.mapped import MappedText
 
 __all__ = ["DocumentError", "ParseResult", "Skip", "iter_input_files", "parse_text", "read_path"]
 
 
 def parse_text(text: str, source: str, fallback_title: str = "") -> ParseResult:
-    """A page of many reviews if its structure says so, else one document."""
-    listing = parse_listing(text, source)
-    if listing.reviews:
-        return listing
-    monthly = parse_monthly(text, source)
-    if monthly.reviews:
-        return monthly
+    """A page of many reviews if its structure says so, else one document. Every review keeps the
+    document text and its place in it (`Review.document_text`, `Review.mapped`)."""
+    pages = []
+    for parse in (parse_listing, parse_monthly):
+        pages.append(parse(text, source))
+        if pages[-1].reviews:
+            return _with_document(pages[-1], text)
     document = parse_document(text, source, fallback_title)
     # header-like lines that led nowhere are still accounted for
-    for skip in listing.skipped + monthly.skipped:
+    for skip in (skip for page in pages for skip in page.skipped):
         skip.reason = f"header-like line inside a full report, kept as its text ({skip.reason})"
         document.skipped.append(skip)
-    return document
+    return _with_document(document, text)
+
+
+def _with_document(result: ParseResult, text: str) -> ParseResult:
+    for review in result.reviews:
+        review.document_text = text
+        if review.mapped is None:  # a whole document: its text is the document
+            review.mapped = MappedText.of(review.text)
+    return result
 
 
 def read_path(path: str | Path, source: str | None = None, max_bytes: int | None = None) -> ParseResult:

@@ -40,6 +40,15 @@ KEYWORDS_MARK = re.compile(r"\bKeywords?\s*:", re.I)
 LINK_TAIL = re.compile(r"(?:>\s*Read\b|<|\bOther resources\b).*$", re.I | re.S)
 
 
+def line_starts(text: str) -> list[int]:
+    """Offset of each line of `text.splitlines()` in `text` (any line-break convention)."""
+    starts, offset = [], 0
+    for line in text.splitlines(keepends=True):
+        starts.append(offset)
+        offset += len(line)
+    return starts
+
+
 def cut_keywords(body: str) -> tuple[str, str]:
     """Split a summary body into (text before the keyword list, raw keyword list)."""
     match = KEYWORDS_MARK.search(body)

@@ -16,8 +16,10 @@ from pipelines.corpus.fields import (
     ParseResult,
     Skip,
     cut_keywords,
+    line_starts,
     summary_review,
 )
+from pipelines.mapped import MappedText
 from pipelines.taxonomy import split_keywords
 
 _SPACE = r"[ \t\u00a0\u202f]"
@@ -35,9 +37,9 @@ def _looks_like_summary(body: str) -> bool:
     return marked or (len(body) >= UNMARKED_BODY_CHARS and "." in body)
 
 
-def _body_lines(lines: list[str], start: int) -> tuple[list[str], int]:
-    """Collect the summary paragraphs after a header; returns them and the index after them."""
-    body: list[str] = []
+def _body_lines(lines: list[str], start: int) -> tuple[list[int], int]:
+    """Collect the summary paragraphs after a header; returns their line indexes and the index after them."""
+    body: list[int] = []
     i = start
     while i < len(lines):
         line = lines[i]
@@ -46,7 +48,7 @@ def _body_lines(lines: list[str], start: int) -> tuple[list[str], int]:
             continue
         if HEADER.match(line) or (body and not CONTINUATION.match(line)):
             break
-        body.append(line.strip())
+        body.append(i)
         i += 1
     return body, i
 
@@ -54,6 +56,7 @@ def _body_lines(lines: list[str], start: int) -> tuple[list[str], int]:
 def parse_listing(text: str, source: str) -> ParseResult:
     result = ParseResult(source=source, parser="listing")
     lines = text.splitlines()
+    starts = line_starts(text)
     for number, line in enumerate(lines, start=1):
         header = HEADER.match(line)
         if not header:
@@ -64,8 +67,9 @@ def parse_listing(text: str, source: str) -> ParseResult:
             result.skipped.append(Skip(source, number, "header has no 'Area – Title' after the year", line))
             continue
         area, title = parts[0].strip(), parts[1].strip()
-        body_lines, _ = _body_lines(lines, number)
-        body = " ".join(body_lines)
+        body_indexes, _ = _body_lines(lines, number)
+        mapped_body = MappedText.join([MappedText.of(lines[i], starts[i]).strip() for i in body_indexes], " ")
+        body = mapped_body.text
         if len(body) < MIN_BODY_CHARS:
             reason = "no summary paragraph follows the header" if not body else "summary shorter than 40 chars"
             result.skipped.append(Skip(source, number, reason, line))
@@ -80,8 +84,10 @@ def parse_listing(text: str, source: str) -> ParseResult:
                 )
             )
             continue
-        before_keywords, raw_keywords = cut_keywords(body)
-        result.reviews.append(
-            summary_review("listing", source, number, title, year, area, before_keywords, split_keywords(raw_keywords))
+        before_keywords, raw_keywords = cut_keywords(body)  # a prefix of body
+        review = summary_review(
+            "listing", source, number, title, year, area, before_keywords, split_keywords(raw_keywords)
         )
+        review.mapped = mapped_body[: len(before_keywords)]
+        result.reviews.append(review)
     return result

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from pipelines.corpus.fields import LEARNING_MARK, RECOMMENDATION_MARK, ParseResult, Skip, summary_review
+from pipelines.corpus.fields import LEARNING_MARK, RECOMMENDATION_MARK, ParseResult, Skip, line_starts, summary_review
+from pipelines.mapped import MappedText
 
 SECTION = re.compile(r"^\s*(\d{1,2})\.\s+(\S.{2,200}?)\s*$")
 REVIEW_WORDS = re.compile(r"\b(review|summary|report|inquiry)\b", re.I)
@@ -39,17 +40,22 @@ def _is_section_heading(match: re.Match[str]) -> bool:
 def parse_monthly(text: str, source: str) -> ParseResult:
     result = ParseResult(source=source, parser="monthly")
     lines = text.splitlines()
+    starts = line_starts(text)
     heads = [(i, m) for i, line in enumerate(lines) if (m := SECTION.match(line)) and _is_section_heading(m)]
     date = PAGE_DATE.search(text[:2000])
     year = int(date.group(1)) if date else None
     for k, (i, match) in enumerate(heads):
         end = heads[k + 1][0] if k + 1 < len(heads) else len(lines)
-        body = OTHER_RESOURCES.sub("", "\n".join(lines[i + 1 : end])).strip()
+        section = MappedText.join([MappedText.of(lines[j], starts[j]) for j in range(i + 1, end)], "\n")
+        mapped_body = section.sub(OTHER_RESOURCES, "").strip()
+        body = mapped_body.text
         has_marker = LEARNING_MARK.search(body) or RECOMMENDATION_MARK.search(body)
         if len(body) < MIN_BODY_CHARS or not has_marker:
             reason = "section has no summary" if len(body) < MIN_BODY_CHARS else "section has no learning"
             result.skipped.append(Skip(source, i + 1, reason, lines[i]))
             continue
         title = _title(match.group(2))
-        result.reviews.append(summary_review("monthly", source, i + 1, title, year, "", body))
+        review = summary_review("monthly", source, i + 1, title, year, "", body)
+        review.mapped = mapped_body
+        result.reviews.append(review)
     return result

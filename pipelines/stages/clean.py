@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pipelines.config import CleanConfig, load_section
 from pipelines.records import Review, read_reviews, write_json, write_reviews
-from pipelines.text import clean_text
+from pipelines.text import clean_mapped, clean_text
 
 log = logging.getLogger(__name__)
 IN_REVIEWS = Path("data/interim/reviews.jsonl")
@@ -42,7 +42,11 @@ def clean_review(review: Review, drop_truncated: bool) -> Review:
     review.summary = clean_text(review.summary)
     review.learning = clean_text(review.learning)
     review.recommendations = clean_text(review.recommendations, drop_truncated=truncatable)
-    review.text = clean_text(review.text, drop_truncated=truncatable)
+    if review.mapped is not None:  # keep each character's place in the document (verbatim evidence)
+        review.mapped = clean_mapped(review.mapped, drop_truncated=truncatable)
+        review.text = review.mapped.text
+    else:
+        review.text = clean_text(review.text, drop_truncated=truncatable)
     return review
 
 
