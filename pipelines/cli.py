@@ -71,13 +71,17 @@ def tag(
         int, typer.Option(help="text one review may feed the models; longer ones are sampled evenly, with a note")
     ] = DEFAULT_MAX_CHARS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    emit_text: Annotated[
+        Path | None,
+        typer.Option(help="write each input's document text (what evidence offsets index) to this folder"),
+    ] = None,
 ) -> None:
     """Tag reviews: one row per review with labels, probabilities and the sentences behind each label."""
     if fmt not in ("jsonl", "csv"):
         fail(f"--format must be jsonl or csv, not {fmt!r}")
     if not 0 < threshold_scale <= 10 or (top_k is not None and top_k < 1) or max_chars < 1000:
         fail("--threshold-scale must be in (0, 10], --top-k >= 1 and --max-chars >= 1000")
-    from pipelines.tagging import collect_reviews, error_row, render, tag_reviews, write_atomic
+    from pipelines.tagging import collect_reviews, emit_documents, error_row, render, tag_reviews, write_atomic
 
     models = _resolve(model)
 
@@ -91,6 +95,10 @@ def tag(
     reviews, errors = collected.reviews, collected.errors
     rows = tag_reviews(reviews, models, threshold_scale, top_k, progress=_show_progress(quiet), notes=collected.notes)
     rows += [error_row(e["source"], e["error"]) for e in errors]
+    if emit_text:
+        written = emit_documents(reviews, emit_text)
+        if not quiet:
+            typer.echo(f"reviewtag: {len(written)} document text(s) -> {emit_text}", err=True)
     content = render(rows, fmt)
     if out:
         write_atomic(out, content)

@@ -86,3 +86,72 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
     b = int((correct_a & ~correct_b).sum())
     c = int((~correct_a & correct_b).sum())
     return 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
+
+
+def expand(matrix: np.ndarray, labels: list[str], vocabulary: list[str]) -> np.ndarray:
+    """A model's columns placed in the full label vocabulary; labels it does not predict stay 0,
+    so a label a model never learned counts as missed, not as absent from the evaluation."""
+    out = np.zeros((matrix.shape[0], len(vocabulary)), dtype=matrix.dtype)
+    index = {label: j for j, label in enumerate(vocabulary)}
+    for k, label in enumerate(labels):
+        out[:, index[label]] = matrix[:, k]
+    return out
+
+
+def label_groups(y_true: np.ndarray, labels: list[str], frequent: list[str]) -> dict:
+    """Which labels each macro average covers: every label with support here, the well-supported
+    ones (enough training examples to be learned per label) and the few-shot rest."""
+    support = np.asarray(y_true, dtype=bool).sum(axis=0)
+    present = [label for label, n in zip(labels, support, strict=True) if n > 0]
+    return {
+        "with_support": present,
+        "frequent": [label for label in present if label in frequent],
+        "few_shot": [label for label in present if label not in frequent],
+    }
+
+
+def reader_scores(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], frequent: list[str]) -> dict:
+    """Scores over the whole vocabulary, each macro average named for the labels it covers:
+    `macro_f1` over every label with support, `macro_f1_frequent` over the well-supported ones,
+    `few_shot` over the rest (with their supports)."""
+    full = scores(y_true, y_pred, labels)
+    groups = label_groups(y_true, labels, frequent)
+
+    def macro(group: list[str]) -> float:
+        return round(float(np.mean([full["per_label"][label]["f1"] for label in group])), 4) if group else 0.0
+
+    few = [labels.index(label) for label in groups["few_shot"]]
+    return {
+        "micro_f1": full["micro_f1"],
+        "macro_f1": macro(groups["with_support"]),
+        "macro_f1_frequent": macro(groups["frequent"]),
+        "samples_f1": full["samples_f1"],
+        "n": full["n"],
+        "few_shot": {
+            "micro_f1": scores(np.asarray(y_true)[:, few], np.asarray(y_pred)[:, few], groups["few_shot"])["micro_f1"]
+            if few
+            else 0.0,
+            "macro_f1": macro(groups["few_shot"]),
+            "support": {label: full["per_label"][label]["support"] for label in groups["few_shot"]},
+        },
+        "per_label": full["per_label"],
+    }
+
+
+def fold_scores(
+    y_true: np.ndarray, y_pred: np.ndarray, folds: np.ndarray, labels: list[str], frequent: list[str]
+) -> dict:
+    """Mean ± sd over the train folds of out-of-fold predictions; per-label figures are pooled
+    over the folds (each fold alone holds too few examples of most labels)."""
+    per_fold = [
+        reader_scores(y_true[folds == f], y_pred[folds == f], labels, frequent)
+        for f in sorted(set(folds.tolist()) - {-1})
+    ]
+    pooled = reader_scores(y_true[folds >= 0], y_pred[folds >= 0], labels, frequent)
+    out = dict(pooled)
+    for metric in ("micro_f1", "macro_f1", "macro_f1_frequent", "samples_f1"):
+        values = [r[metric] for r in per_fold]
+        out[metric] = round(float(np.mean(values)), 4)
+        out[f"{metric}_sd"] = round(float(np.std(values)), 4)
+    out["folds"] = len(per_fold)
+    return out

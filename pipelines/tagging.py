@@ -9,8 +9,10 @@ decoded file, or the text extracted from HTML or PDF): each item is `{"text", "s
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +145,28 @@ def verbatim(review: Review, start: int, end: int) -> dict:
         return {"text": review.text[start:end], "start": start, "end": end}
     a, b = review.mapped.span(start, end)
     return {"text": review.document_text[a:b], "start": a, "end": b}
+
+
+def emitted_name(document: str) -> str:
+    """File name under which `tag --emit-text` writes a document's text: readable, and unique per
+    input path (two inputs called report.pdf in different folders do not collide)."""
+    digest = hashlib.sha1(document.encode("utf-8")).hexdigest()[:8]
+    return re.sub(r"[^\w.-]", "_", Path(document).name)[:80] + f".{digest}.txt"
+
+
+def emit_documents(reviews: list[Review], folder: Path) -> list[Path]:
+    """Write each document text once (UTF-8, line breaks untouched), so that every evidence item
+    can be checked as `text[start:end]`."""
+    written: dict[str, Path] = {}
+    for review in reviews:
+        document = document_of(review)
+        if document in written or review.document_text is None:
+            continue
+        path = folder / emitted_name(document)
+        with atomic_open(path, newline="") as handle:
+            handle.write(review.document_text)
+        written[document] = path
+    return list(written.values())
 
 
 def error_row(source: str, message: str) -> dict:

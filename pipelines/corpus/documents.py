@@ -31,11 +31,62 @@ def _looks_binary(data: bytes) -> bool:
     return bool(sample) and control / len(sample) > 0.05
 
 
+# Longest first: the UTF-32 LE mark starts with the UTF-16 LE one.
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+)
+
+
+def _wide_encoding(data: bytes) -> str | None:
+    """UTF-16 or UTF-32 without a byte-order mark, told by where the NUL bytes fall: text in
+    Latin script has a NUL in every other byte (UTF-16) or three of every four (UTF-32), always
+    at the same positions. Random binary data does not keep that rhythm."""
+    sample = data[:8192]
+    sample = sample[: len(sample) - len(sample) % 4]
+    if len(sample) < 8:
+        return None
+    nul_rate = [sample[k::4].count(0) / (len(sample) // 4) for k in range(4)]
+    if min(nul_rate[1:]) > 0.95 and nul_rate[0] < 0.05:
+        return "utf-32-le"
+    if min(nul_rate[:3]) > 0.95 and nul_rate[3] < 0.05:
+        return "utf-32-be"
+    even, odd = (nul_rate[0] + nul_rate[2]) / 2, (nul_rate[1] + nul_rate[3]) / 2
+    if odd > 0.7 and even < 0.05:
+        return "utf-16-le"
+    if even > 0.7 and odd < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _decode_wide(data: bytes, encoding: str, skip: int) -> str | None:
+    try:
+        text = data[skip:].decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    return None if _looks_binary(text.encode("utf-8")) else text
+
+
 def decode_bytes(data: bytes) -> str:
+    """Text in any common encoding: a byte-order mark (UTF-8, UTF-16 LE/BE, UTF-32 LE/BE), BOM-less
+    UTF-16/32 by its NUL pattern, then UTF-8, then cp1252. Only what none of these read, or what
+    reads as control characters, is binary."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            if encoding == "utf-8":
+                return data[len(bom) :].decode("utf-8", errors="replace")
+            text = _decode_wide(data, encoding, len(bom))
+            if text is not None:
+                return text
+            raise DocumentError(f"{encoding.upper()} byte-order mark, but the data is not valid {encoding.upper()}")
+    wide = _wide_encoding(data)
+    if wide and (text := _decode_wide(data, wide, 0)) is not None:
+        return text
     if _looks_binary(data):
         raise DocumentError("binary data, not text")
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
     for encoding in ("utf-8", "cp1252"):
         try:
             return data.decode(encoding)

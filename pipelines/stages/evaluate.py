@@ -1,14 +1,20 @@
 """Stage `evaluate`: every trained model on validation and the 2023 test split, side by side.
 
-Writes experiments/metrics.json (DVC metrics), the plots (DVC plots), logs each model to MLflow
-and moves the champion alias per task to the best model by cross-validation on train (thresholds
-from validation) or, if so configured, by validation. The test split is reported, never used to choose.
+Scores every model over the whole label vocabulary against the reader labels (keyword labels plus
+reader corrections; primary) and against the NSPCC keyword labels alone (`kw_*`, beside them).
+Writes experiments/metrics/<task>/<kind>/<split>.json (DVC metrics: headline figures only),
+experiments/evaluation.json (everything), experiments/per_label.csv and the plots (DVC plots), logs
+each model to MLflow and moves the champion alias per task to the best model by cross-validation on
+train (thresholds from validation) or, if so configured, by validation. The test split is reported,
+never used to choose.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,94 +23,148 @@ from pipelines import plots
 from pipelines.classifiers import load_classifier
 from pipelines.classifiers.base import CV_PROBA_FILE, tune_thresholds
 from pipelines.config import EvaluateConfig, TrackingConfig, load_section
-from pipelines.data import TaskData, load_task_data
-from pipelines.evaluation import scores
-from pipelines.records import write_json
+from pipelines.data import SPLIT_REPORT, SplitData, TaskData, load_task_data
+from pipelines.evaluation import expand, fold_scores, reader_scores
+from pipelines.records import atomic_open, write_json
 from pipelines.taxonomy import TASKS
 
 log = logging.getLogger(__name__)
 MODELS_DIR = Path("models")
-METRICS = Path("experiments/metrics.json")
+METRICS_DIR = Path("experiments/metrics")  # DVC metrics: one small file per task, kind and split
+DETAIL = Path("experiments/evaluation.json")  # everything, per-label tables included
 CHAMPIONS = Path("experiments/champions.json")
-PER_LABEL_CSV = Path("experiments/per_label_f1.csv")
+PER_LABEL_CSV = Path("experiments/per_label.csv")  # DVC plots
 PLOTS_DIR = Path("experiments/plots")
 EVAL_SPLITS = ("validation", "test")
+SHORT_SPLIT = {"cv": "cv", "validation": "val", "validation_oof_thresholds": "val_oof", "test": "test"}
+TARGETS = ("reader", "keyword")  # reader-corrected labels (primary), NSPCC keyword labels alone
 
 
-def cv_summary(cv: dict | None) -> dict:
-    if not cv:
-        return {}
-    out = {m: cv[m]["mean"] for m in ("micro_f1", "macro_f1", "samples_f1")}
-    out |= {f"{m}_sd": cv[m]["sd"] for m in ("micro_f1", "macro_f1", "samples_f1")}
-    return out | {"folds": cv["folds"]}
+def both_targets(part: SplitData, predicted: np.ndarray, data: TaskData, frequent: list[str]) -> dict:
+    return {
+        "reader": reader_scores(part.y, predicted, data.labels, frequent),
+        "keyword": reader_scores(part.y_keyword, predicted, data.labels, frequent),
+    }
 
 
-def validation_with_oof_thresholds(data: TaskData, oof: np.ndarray, validation_proba: np.ndarray) -> dict | None:
-    """The other honest direction: thresholds tuned on the train out-of-fold predictions, applied to
-    validation (which then judges thresholds it never set). Reported beside CV, not used to choose.
-    None when the saved predictions belong to another train split (a stale model)."""
+def cross_validation(model, model_dir: Path, data: TaskData, frequent: list[str]) -> tuple[dict, str | None]:
+    """CV on train from the out-of-fold probabilities the train stage saved (thresholds tuned on
+    validation), and validation scored with thresholds tuned on those out-of-fold rows instead:
+    the two honest views. Empty, with the reason, when there are none or they are stale."""
+    oof_file = model_dir / CV_PROBA_FILE
     train, validation = data.splits["train"], data.splits["validation"]
-    if oof.shape != train.y.shape:
-        return None
-    result = scores(validation.y, validation_proba >= tune_thresholds(train.y, oof), data.labels)
-    return {m: result[m] for m in ("micro_f1", "macro_f1", "samples_f1")}
+    if not oof_file.exists():
+        return {}, None
+    oof = np.load(oof_file, allow_pickle=False)
+    if oof.shape != (len(train.ids), len(model.labels)):
+        return {}, f"{CV_PROBA_FILE} does not match the train split (stale model): no CV score"
+    columns = [data.labels.index(label) for label in model.labels]
+    out = {}
+    predicted = expand((oof >= model.thresholds).astype(np.int8), model.labels, data.labels)
+    out["cv"] = {
+        "reader": fold_scores(train.y, predicted, train.folds, data.labels, frequent),
+        "keyword": fold_scores(train.y_keyword, predicted, train.folds, data.labels, frequent),
+    }
+    thresholds = tune_thresholds(train.y[:, columns], oof)
+    val_pred = (model.predict_proba(validation.texts) >= thresholds).astype(np.int8)
+    out["validation_oof_thresholds"] = both_targets(
+        validation, expand(val_pred, model.labels, data.labels), data, frequent
+    )
+    return out, None
 
 
-def evaluate_task(task: str, kinds: list[str], skipped: list[dict]) -> tuple[dict, list[Path]]:
-    data = load_task_data(task)
+def evaluate_task(task: str, kinds: list[str], skipped: list[dict], frequent: list[str]) -> tuple[dict, list[Path]]:
+    """Every model scored over the whole label vocabulary: labels a model does not predict count as
+    missed. Reader labels are primary; the keyword labels are scored beside them."""
+    data = load_task_data(task, labels="all")
     metrics: dict[str, dict] = {}
     test_probas: dict[str, np.ndarray] = {}
     preds: dict[str, np.ndarray] = {}
     for kind in kinds:
-        probas: dict[str, np.ndarray] = {}
-        predicted: dict[str, np.ndarray] = {}
         model_dir = MODELS_DIR / task / kind
         if not (model_dir / "meta.json").exists():
             skipped.append({"task": task, "model": kind, "reason": f"no trained model at {model_dir}"})
             continue
         model = load_classifier(model_dir)
-        if model.labels != data.labels:
-            skipped.append({"task": task, "model": kind, "reason": "label vocabulary differs from the dataset's"})
+        if not set(model.labels) <= set(data.labels):
+            skipped.append({"task": task, "model": kind, "reason": "labels outside the contract vocabulary"})
             continue
         metrics[kind] = {}
         for split in EVAL_SPLITS:
             part = data.splits[split]
-            probas[split] = model.predict_proba(part.texts)
-            predicted[split] = model.predict(part.texts, proba=probas[split])
-            metrics[kind][split] = scores(part.y, predicted[split], data.labels)
-        test_probas[kind], preds[kind] = probas["test"], predicted["test"]
-        if cv := cv_summary(model.meta.extra.get("cv")):
-            metrics[kind]["cv"] = cv
-        if (oof_file := model_dir / CV_PROBA_FILE).exists():
-            oof = np.load(oof_file, allow_pickle=False)
-            honest = validation_with_oof_thresholds(data, oof, probas["validation"])
-            if honest is None:
-                reason = f"{CV_PROBA_FILE} does not match the train split (stale model): no OOF-threshold score"
-                skipped.append({"task": task, "model": kind, "reason": reason})
-            else:
-                metrics[kind]["validation_oof_thresholds"] = honest
+            proba = model.predict_proba(part.texts)
+            predicted = expand(model.predict(part.texts, proba=proba), model.labels, data.labels)
+            metrics[kind][split] = both_targets(part, predicted, data, frequent)
+            if split == "test":
+                test_probas[kind], preds[kind] = expand(proba, model.labels, data.labels), predicted
+        honest, problem = cross_validation(model, model_dir, data, frequent)
+        metrics[kind] |= honest
+        if problem:
+            skipped.append({"task": task, "model": kind, "reason": problem})
     test_y = data.splits["test"].y
     figures = [
         plots.per_label_f1_bars(
             PLOTS_DIR / f"{task}_per_label_f1.png",
             data.labels,
-            {k: [m["test"]["per_label"][lab]["f1"] for lab in data.labels] for k, m in metrics.items()},
-            f"{task}: per-label F1 on the 2023 test split",
+            {k: [m["test"]["reader"]["per_label"][lab]["f1"] for lab in data.labels] for k, m in metrics.items()},
+            f"{task}: per-label F1 on the 2023 test split (reader labels)",
         ),
         plots.pr_curves(
-            PLOTS_DIR / f"{task}_precision_recall.png", test_y, test_probas, f"{task}: precision-recall (test)"
+            PLOTS_DIR / f"{task}_precision_recall.png", test_y, test_probas, f"{task}: precision-recall (test, reader)"
         ),
         plots.cooccurrence(
             PLOTS_DIR / f"{task}_cooccurrence.png",
             data.splits["train"].y,
             data.labels,
-            f"{task}: label co-occurrence (train)",
+            f"{task}: label co-occurrence (train, reader labels)",
         ),
         plots.confusion_grid(
             PLOTS_DIR / f"{task}_confusion.png", test_y, preds, data.labels, f"{task}: per-label outcomes on test"
         ),
     ]
     return metrics, figures
+
+
+def headline(result: dict) -> dict:
+    """The few figures `dvc metrics show` prints per task, kind and split (fits 120 columns)."""
+    reader, keyword = result["reader"], result["keyword"]
+    out = {
+        "micro": reader["micro_f1"],
+        "macro": reader["macro_f1"],
+        "macro_freq": reader["macro_f1_frequent"],
+        "samples": reader["samples_f1"],
+        "fewshot": reader["few_shot"]["macro_f1"],
+        "kw_micro": keyword["micro_f1"],
+        "kw_macro": keyword["macro_f1"],
+    }
+    if "micro_f1_sd" in reader:
+        out |= {"micro_sd": reader["micro_f1_sd"], "macro_sd": reader["macro_f1_sd"]}
+    return out
+
+
+def write_metrics(all_metrics: dict) -> None:
+    if METRICS_DIR.exists():
+        shutil.rmtree(METRICS_DIR)
+    for task, by_kind in all_metrics.items():
+        for kind, by_split in by_kind.items():
+            for split, result in by_split.items():
+                write_json(METRICS_DIR / task / kind / f"{SHORT_SPLIT[split]}.json", headline(result))
+
+
+def write_per_label(all_metrics: dict, frequent: dict[str, list[str]]) -> None:
+    with atomic_open(PER_LABEL_CSV, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["task", "model", "split", "target", "label", "group", "precision", "recall", "f1", "support"])
+        for task, by_kind in all_metrics.items():
+            for kind, by_split in by_kind.items():
+                for split, by_target in by_split.items():
+                    for target, result in by_target.items():
+                        for label, v in result["per_label"].items():
+                            group = "frequent" if label in frequent[task] else "few_shot"
+                            writer.writerow(
+                                [task, kind, split, target, label, group]
+                                + [v["precision"], v["recall"], v["f1"], v["support"]]
+                            )
 
 
 def choose_champion(task_metrics: dict, metric: str, split: str = "cv") -> tuple[str | None, str]:
@@ -120,7 +180,7 @@ def choose_champion(task_metrics: dict, metric: str, split: str = "cv") -> tuple
     for kind, result in task_metrics.items():
         if split not in result:
             continue
-        value = result[split][metric]
+        value = result[split]["reader"][metric]
         if value > best_value + 1e-9:
             best, best_value = kind, value
     return best, f"{split} {metric}"
@@ -130,47 +190,36 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     config = load_section("evaluate", EvaluateConfig)
     tracking_config = load_section("tracking", TrackingConfig)
+    frequent = json.loads(SPLIT_REPORT.read_text(encoding="utf-8"))["active_labels"]
     skipped: list[dict] = []
     all_metrics: dict[str, dict] = {}
     champions: dict[str, dict] = {}
     figures_by_task: dict[str, list[Path]] = {}
     for task in TASKS:
-        all_metrics[task], figures_by_task[task] = evaluate_task(task, config.kinds, skipped)
+        all_metrics[task], figures_by_task[task] = evaluate_task(task, config.kinds, skipped, frequent[task])
         kind, basis = choose_champion(all_metrics[task], config.champion_metric, config.champion_split)
         if kind:
             chosen = all_metrics[task][kind]
-            champions[task] = {"kind": kind, "basis": basis}
+            champions[task] = {"kind": kind, "basis": f"{basis} (reader labels)"}
             champions[task] |= {
-                f"{split}_{config.champion_metric}": chosen[split][config.champion_metric]
+                f"{split}_{config.champion_metric}": chosen[split]["reader"][config.champion_metric]
                 for split in ("cv", "validation")
                 if split in chosen
             }
-    write_json(METRICS, all_metrics)
-    with open(PER_LABEL_CSV, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["task", "model", "label", "split", "precision", "recall", "f1", "support"])
-        for task, by_model in all_metrics.items():
-            for kind, by_split in by_model.items():
-                for split in EVAL_SPLITS:
-                    for label, v in by_split[split]["per_label"].items():
-                        writer.writerow([task, kind, label, split, v["precision"], v["recall"], v["f1"], v["support"]])
+    write_metrics(all_metrics)
+    write_json(DETAIL, {"frequent_labels": frequent, "metrics": all_metrics})
+    write_per_label(all_metrics, frequent)
     _track(all_metrics, champions, figures_by_task, config, tracking_config)
     write_json(CHAMPIONS, {"champions": champions, "skipped": skipped})
     for item in skipped:
         log.warning("evaluate: skipped %s/%s: %s", item["task"], item["model"], item["reason"])
     for task, by_model in all_metrics.items():
         for kind, result in by_model.items():
-            cv = result.get("cv", {})
-            log.info(
-                "%s %-13s cv micro/macro %s  val %.3f/%.3f  test %.3f/%.3f",
-                task,
-                kind,
-                f"{cv['micro_f1']:.3f}/{cv['macro_f1']:.3f}" if cv else "-",
-                result["validation"]["micro_f1"],
-                result["validation"]["macro_f1"],
-                result["test"]["micro_f1"],
-                result["test"]["macro_f1"],
+            line = "  ".join(
+                f"{SHORT_SPLIT[split]} {r['reader']['micro_f1']:.3f}/{r['reader']['macro_f1']:.3f}"
+                for split, r in result.items()
             )
+            log.info("%s %-13s reader micro/macro: %s", task, kind, line)
     log.info("champions: %s", champions)
 
 
@@ -180,7 +229,7 @@ def _track(all_metrics, champions, figures_by_task, config: EvaluateConfig, trac
     tracking.configure(tracking_config)
     for task, by_model in all_metrics.items():
         for kind, result in by_model.items():
-            split_metrics = {s: result[s] for s in EVAL_SPLITS}
+            split_metrics = {s: result[s]["reader"] for s in EVAL_SPLITS}
             run = tracking.log_model_run(
                 task, kind, MODELS_DIR / task / kind, split_metrics, figures_by_task[task], tracking_config
             )
