@@ -110,12 +110,14 @@ def _valid_date(value: str) -> bool:
     return True
 
 
-def read_corrections(directory: str | Path = CORRECTIONS_DIR) -> tuple[list[Correction], list[str]]:
-    """Every line of every `*.jsonl` in `directory` (sorted by file name), and the malformed ones."""
+def read_corrections(location: str | Path = CORRECTIONS_DIR) -> tuple[list[Correction], list[str]]:
+    """Every line of every `*.jsonl` in a folder (sorted by file name), or of one file, and the
+    malformed ones."""
     out: list[Correction] = []
     problems: list[str] = []
-    directory = Path(directory)
-    for path in sorted(directory.glob("*.jsonl")) if directory.is_dir() else []:
+    location = Path(location)
+    paths = sorted(location.glob("*.jsonl")) if location.is_dir() else [location] if location.is_file() else []
+    for path in paths:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():
                 continue

@@ -36,7 +36,7 @@ CHAMPIONS = Path("experiments/champions.json")
 PER_LABEL_CSV = Path("experiments/per_label.csv")  # DVC plots
 PLOTS_DIR = Path("experiments/plots")
 EVAL_SPLITS = ("validation", "test")
-SHORT_SPLIT = {"cv": "cv", "validation": "val", "validation_oof_thresholds": "val_oof", "test": "test"}
+SHORT_SPLIT = {"cv": "cv", "validation": "val", "test": "test"}  # in DVC metrics; the rest in evaluation.json
 TARGETS = ("reader", "keyword")  # reader-corrected labels (primary), NSPCC keyword labels alone
 
 
@@ -125,30 +125,28 @@ def evaluate_task(task: str, kinds: list[str], skipped: list[dict], frequent: li
     return metrics, figures
 
 
-def headline(result: dict) -> dict:
-    """The few figures `dvc metrics show` prints per task, kind and split (fits 120 columns)."""
-    reader, keyword = result["reader"], result["keyword"]
-    out = {
-        "micro": reader["micro_f1"],
-        "macro": reader["macro_f1"],
-        "macro_freq": reader["macro_f1_frequent"],
-        "samples": reader["samples_f1"],
-        "fewshot": reader["few_shot"]["macro_f1"],
-        "kw_micro": keyword["micro_f1"],
-        "kw_macro": keyword["macro_f1"],
-    }
-    if "micro_f1_sd" in reader:
-        out |= {"micro_sd": reader["micro_f1_sd"], "macro_sd": reader["macro_f1_sd"]}
+def headline(scores_: dict) -> dict:
+    """The few figures `dvc metrics show` prints per file; every file has the same keys, so the
+    table stays 120 columns wide (all the rest is in experiments/evaluation.json)."""
+    out = {"micro": scores_["micro_f1"], "macro": scores_["macro_f1"], "samples": scores_["samples_f1"]}
+    if "micro_f1_sd" in scores_:
+        out |= {"micro_sd": scores_["micro_f1_sd"], "macro_sd": scores_["macro_f1_sd"]}
     return out
 
 
 def write_metrics(all_metrics: dict) -> None:
+    """experiments/metrics/<task>/<kind>/<split>.json against the reader labels and, beside it,
+    <split>_kw.json against the keyword labels alone."""
     if METRICS_DIR.exists():
         shutil.rmtree(METRICS_DIR)
     for task, by_kind in all_metrics.items():
         for kind, by_split in by_kind.items():
             for split, result in by_split.items():
-                write_json(METRICS_DIR / task / kind / f"{SHORT_SPLIT[split]}.json", headline(result))
+                if split not in SHORT_SPLIT:
+                    continue
+                folder = METRICS_DIR / task / kind
+                write_json(folder / f"{SHORT_SPLIT[split]}.json", headline(result["reader"]))
+                write_json(folder / f"{SHORT_SPLIT[split]}_kw.json", headline(result["keyword"]))
 
 
 def write_per_label(all_metrics: dict, frequent: dict[str, list[str]]) -> None:
@@ -216,8 +214,7 @@ def main() -> None:
     for task, by_model in all_metrics.items():
         for kind, result in by_model.items():
             line = "  ".join(
-                f"{SHORT_SPLIT[split]} {r['reader']['micro_f1']:.3f}/{r['reader']['macro_f1']:.3f}"
-                for split, r in result.items()
+                f"{split} {r['reader']['micro_f1']:.3f}/{r['reader']['macro_f1']:.3f}" for split, r in result.items()
             )
             log.info("%s %-13s reader micro/macro: %s", task, kind, line)
     log.info("champions: %s", champions)
