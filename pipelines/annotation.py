@@ -17,6 +17,11 @@ The reader's final labels are the blind ones plus the keyword labels they kept.
     python -m pipelines.annotation show --out DIR --batches 5 [--ids FILE]
     python -m pipelines.annotation check DECISIONS.jsonl
     python -m pipelines.annotation record DECISIONS.jsonl --annotator reader-1 --out FILE.jsonl
+    python -m pipelines.annotation disagreements --out SHEET.md     (the double-read reviews, for adjudication)
+    python -m pipelines.annotation adjudicate ADJUDICATION.jsonl    (writes data/corrections/)
+
+Adjudication file, one decision per disputed label (a label in one pass's final set and not the other's):
+    {"review_id", "task", "label", "decision": "in" | "out", "evidence": "quote (in)", "note": "why"}
 """
 
 from __future__ import annotations
@@ -156,6 +161,98 @@ def _line(rid: str, task: str, label: str, action: str, evidence: str, annotator
     }
 
 
+PASSES = Path("data/gold/passes")
+
+
+def pass_state(reviews: dict[str, dict], name: str) -> tuple[dict, dict]:
+    """A raw pass (corrections format) as final labels per review and the evidence or note behind
+    each of its decisions."""
+    from pipelines.corrections import apply_corrections, read_corrections
+
+    corrections, problems = read_corrections(PASSES / f"{name}.jsonl")
+    if problems:
+        raise SystemExit("\n".join(problems))
+    keyword = {rid: {task: row[task] for task in TASKS} for rid, row in reviews.items()}
+    why = {c.key: c.evidence or c.note for c in corrections}
+    return apply_corrections(keyword, corrections).labels, why
+
+
+def disputes(reviews: dict[str, dict], ids: list[str]) -> list[dict]:
+    one, why_one = pass_state(reviews, "reader-1")
+    two, why_two = pass_state(reviews, "reader-2")
+    out = []
+    for rid in ids:
+        for task in TASKS:
+            for label in sorted(set(one[rid][task]) ^ set(two[rid][task])):
+                key = (rid, task, label)
+                out.append(
+                    {
+                        "review_id": rid,
+                        "task": task,
+                        "label": label,
+                        "keyword": label in reviews[rid][task],
+                        "reader_1": label in one[rid][task],
+                        "reader_2": label in two[rid][task],
+                        "why_1": why_one.get(key, "(keyword label, kept)" if label in one[rid][task] else ""),
+                        "why_2": why_two.get(key, "(keyword label, kept)" if label in two[rid][task] else ""),
+                    }
+                )
+    return out
+
+
+def write_dispute_sheet(reviews: dict[str, dict], ids: list[str], out: Path) -> int:
+    items = disputes(reviews, ids)
+    by_review: dict[str, list[dict]] = {}
+    for item in items:
+        by_review.setdefault(item["review_id"], []).append(item)
+    sheet = [f"# Adjudication: {len(items)} disputed labels in {len(by_review)} reviews\n"]
+    for rid, found in by_review.items():
+        sheet.append(f"\n## {rid}\n\n{reviews[rid]['text']}\n\n")
+        for item in found:
+            side = "reader-1 has it" if item["reader_1"] else "reader-2 has it"
+            sheet.append(
+                f"- **{item['task']}/{item['label']}** ({side}; keyword label: {item['keyword']})"
+                f" — reader-1: {item['why_1'] or '-'} | reader-2: {item['why_2'] or '-'}\n"
+            )
+    out.write_text("".join(sheet), encoding="utf-8")
+    return len(items)
+
+
+def adjudicated_corrections(reviews: dict[str, dict], ids: list[str], decisions: list[dict], day: str) -> list[dict]:
+    """Final labels on the double-read reviews: what both passes agree on, plus the disputed labels
+    decided "in"; written as the lines that take the keyword labels there."""
+    one, why_one = pass_state(reviews, "reader-1")
+    two, why_two = pass_state(reviews, "reader-2")
+    decided = {(d["review_id"], d["task"], d["label"]): d for d in decisions}
+    missing = [
+        key for key in ((i["review_id"], i["task"], i["label"]) for i in disputes(reviews, ids)) if key not in decided
+    ]
+    if missing:
+        raise SystemExit(f"{len(missing)} disputed labels have no adjudication, e.g. {missing[0]}")
+    lines = []
+    for rid in ids:
+        for task in TASKS:
+            agreed = set(one[rid][task]) & set(two[rid][task])
+            final = agreed | {
+                label for (r, t, label), d in decided.items() if r == rid and t == task and d["decision"] == "in"
+            }
+            keyword = set(reviews[rid][task])
+            for label in sorted(final - keyword):
+                d = decided.get((rid, task, label))
+                evidence = (
+                    (d or {}).get("evidence") or why_one.get((rid, task, label)) or why_two.get((rid, task, label))
+                )
+                note = "adjudicated" if d else "both passes"
+                lines.append(_line(rid, task, label, "add", evidence, "adjudicated", day, note))
+            for label in sorted(keyword - final):
+                d = decided.get((rid, task, label))
+                note = (d or {}).get("note") or why_one.get((rid, task, label)) or why_two.get((rid, task, label))
+                lines.append(
+                    _line(rid, task, label, "remove", "", "adjudicated", day, note or "removed by both passes")
+                )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.annotation", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -171,9 +268,29 @@ def main(argv: list[str] | None = None) -> int:
     record.add_argument("--annotator", required=True)
     record.add_argument("--out", type=Path, required=True)
     record.add_argument("--date", default=date.today().isoformat())
+    dispute = sub.add_parser("disagreements", help="sheet of the labels the two passes disagree on")
+    dispute.add_argument("--out", type=Path, required=True)
+    adjudicate = sub.add_parser("adjudicate", help="adjudication decisions -> data/corrections/")
+    adjudicate.add_argument("decisions", type=Path)
+    adjudicate.add_argument("--date", default=date.today().isoformat())
     args = parser.parse_args(argv)
 
     reviews = labelled_reviews()
+    double_read = [i for i in (PASSES / "reader-2_ids.txt").read_text(encoding="utf-8").split() if i in reviews]
+    if args.command == "disagreements":
+        print(f"{write_dispute_sheet(reviews, double_read, args.out)} disputed labels -> {args.out}")
+        return 0
+    if args.command == "adjudicate":
+        from pipelines.corrections import read_corrections
+
+        decisions = list(read_jsonl(args.decisions))
+        lines = adjudicated_corrections(reviews, double_read, decisions, args.date)
+        first, _ = read_corrections(PASSES / "reader-1.jsonl")
+        single = [c.to_dict() for c in first if c.review_id not in set(double_read)]
+        write_jsonl(Path("data/corrections/reader-1.jsonl"), single)
+        write_jsonl(Path("data/corrections/adjudicated.jsonl"), lines)
+        print(f"data/corrections: reader-1.jsonl {len(single)} lines, adjudicated.jsonl {len(lines)} lines")
+        return 0
     contract = load_contract()
     if args.command == "show":
         chosen = list(reviews.values())

@@ -117,7 +117,7 @@ def evaluate(
     report: Annotated[Path | None, typer.Option(help="folder for evaluation.json and evaluation.md")] = None,
 ) -> None:
     """Score a model set on your own hand-labelled reviews."""
-    from pipelines.reports import GoldError, evaluation_report, load_gold
+    from pipelines.evaluation.reports import GoldError, evaluation_report, load_gold
 
     try:
         dataset = load_gold(gold)
@@ -148,8 +148,8 @@ def compare(
     n_boot: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
 ) -> None:
     """A vs B per label: deltas with bootstrap intervals, a paired test, the reviews that flip, plots."""
+    from pipelines.evaluation.reports import GoldError, compare_markdown, compare_task, load_gold, test_split_set
     from pipelines.records import write_json
-    from pipelines.reports import GoldError, compare_markdown, compare_task, load_gold, test_split_set
 
     models_a, models_b = _resolve(a), _resolve(b)
     try:

@@ -106,7 +106,8 @@ def test_tag_reports_each_bad_input_once_and_tags_the_rest(project, monkeypatch)
     assert sum(row["source"].startswith("bad/listing.txt") for row in tagged) == 5  # entries without keywords
     by_file = {row["source"].split(":")[0]: row for row in tagged}
     assert "neglect" in by_file[good["cp1252.txt"]]["harm_type"]
-    assert "child's mother" in json.dumps(by_file[good["cp1252.txt"]]["evidence"])
+    quoted = [item["text"] for items in by_file[good["cp1252.txt"]]["evidence"].values() for item in items]
+    assert any("child\u2019s mother" in text for text in quoted)  # verbatim: the curly quote survives
     assert not by_file[good["bom.txt"]]["title"].startswith("\ufeff")
     assert "evil script" not in json.dumps(by_file[good["page.html"]])  # scripts stripped, never run
     assert "physical_abuse" in by_file[good["Child Ä report – final.txt"]]["harm_type"]

@@ -6,7 +6,7 @@ import pytest
 from pipelines.classifiers import load_classifier, tune_thresholds
 from pipelines.classifiers.lexicon import LexiconClassifier
 from pipelines.classifiers.tfidf import TfidfLinearClassifier
-from pipelines.evaluation import scores
+from pipelines.evaluation.metrics import scores
 from pipelines.stages.evaluate import choose_champion
 from pipelines.text import split_sentences
 
@@ -76,10 +76,13 @@ def test_skops_refuses_untrusted_types(tmp_path):
 
 
 def test_champion_is_chosen_on_cv_or_validation_never_test():
+    def reader(value: float) -> dict:  # the champion is chosen on reader labels; keyword scores never decide
+        return {"reader": {"macro_f1": value}, "keyword": {"macro_f1": 1.0 - value}}
+
     metrics = {
-        "lexicon": {"cv": {"macro_f1": 0.68}, "validation": {"macro_f1": 0.70}, "test": {"macro_f1": 0.50}},
-        "tfidf_linear": {"cv": {"macro_f1": 0.55}, "validation": {"macro_f1": 0.75}, "test": {"macro_f1": 0.90}},
-        "ensemble": {"validation": {"macro_f1": 0.80}, "test": {"macro_f1": 0.95}},  # no CV: cannot win on cv
+        "lexicon": {"cv": reader(0.68), "validation": reader(0.70), "test": reader(0.50)},
+        "tfidf_linear": {"cv": reader(0.55), "validation": reader(0.75), "test": reader(0.90)},
+        "ensemble": {"validation": reader(0.80), "test": reader(0.95)},  # no CV: cannot win on cv
     }
     assert choose_champion(metrics, "macro_f1", "cv") == ("lexicon", "cv macro_f1")
     assert choose_champion(metrics, "macro_f1", "validation") == ("ensemble", "validation macro_f1")
@@ -156,15 +159,35 @@ def test_cv_is_out_of_fold_and_the_ensemble_gets_it_from_its_members(tmp_path, m
     assert "cv" not in train("ensemble", "harm_type", ensemble_params, True, "t", root / "ens2", data).meta.extra
 
 
-def test_validation_is_also_scored_with_thresholds_it_never_set():
+def test_validation_is_also_scored_with_thresholds_it_never_set(tmp_path):
+    from pipelines.classifiers.base import CV_PROBA_FILE
     from pipelines.data import SplitData, TaskData
-    from pipelines.stages.evaluate import validation_with_oof_thresholds
+    from pipelines.stages.evaluate import cross_validation
+
+    class Fixed:  # a model whose validation probabilities are given
+        labels, thresholds = ["neglect"], np.array([0.5])
+
+        def __init__(self, proba):
+            self.proba = proba
+
+        def predict_proba(self, texts):
+            return self.proba
 
     y = np.array([[1], [0], [1], [0]])
-    data = TaskData("harm_type", ["neglect"], {"train": SplitData([], [""] * 4, y, np.arange(4) % 2)})
-    data.splits["validation"] = SplitData([], [""] * 4, y, np.full(4, -1))
+    ids = ["a", "b", "c", "d"]
+    data = TaskData("harm_type", ["neglect"], {"train": SplitData(ids, [""] * 4, y, np.arange(4) % 2, y)})
+    data.splits["validation"] = SplitData(ids, [""] * 4, y, np.full(4, -1), 1 - y)
     oof = np.array([[0.9], [0.7], [0.9], [0.7]])  # on train, only a threshold above 0.7 separates
     validation_proba = np.array([[0.6], [0.1], [0.6], [0.1]])  # separable at 0.5, but not above 0.7
-    assert validation_with_oof_thresholds(data, oof, validation_proba)["micro_f1"] == 0.0
-    assert validation_with_oof_thresholds(data, validation_proba, validation_proba)["micro_f1"] == 1.0
-    assert validation_with_oof_thresholds(data, oof[:3], validation_proba) is None  # a stale model's file
+
+    def honest(train_proba):
+        np.save(tmp_path / CV_PROBA_FILE, train_proba, allow_pickle=False)
+        return cross_validation(Fixed(validation_proba), tmp_path, data, ["neglect"])
+
+    result, problem = honest(oof)
+    assert problem is None and result["validation_oof_thresholds"]["reader"]["micro_f1"] == 0.0
+    assert result["cv"]["reader"]["micro_f1"] == 0.5  # oof >= 0.5 everywhere: 2 TP, 2 FP
+    assert honest(validation_proba)[0]["validation_oof_thresholds"]["reader"]["micro_f1"] == 1.0
+    assert honest(validation_proba)[0]["validation_oof_thresholds"]["keyword"]["micro_f1"] == 0.0
+    stale, problem = honest(oof[:3])  # a stale model's file
+    assert stale == {} and "stale" in problem

@@ -59,7 +59,7 @@ def test_tiny_training_round_trip_and_determinism(tiny_bert, tmp_path):
     model.tune(val_texts, val_y)
     proba = model.predict_proba(val_texts)
     assert proba.shape == (20, 3) and np.all((proba >= 0) & (proba <= 1))
-    from pipelines.evaluation import scores
+    from pipelines.evaluation.metrics import scores
 
     assert scores(val_y, model.predict(val_texts, proba=proba), LABELS)["micro_f1"] > 0.6
     model.save(tmp_path / "tr")

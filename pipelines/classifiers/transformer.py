@@ -109,7 +109,7 @@ class WindowEncoder:
 
     def embed(self, model: nn.Module, windows: list[list[int]]) -> torch.Tensor:
         """One padded batch of windows → L2-normalised mean-pooled embeddings (differentiable, so
-        fine-tuning in `pipelines.finetune_search` shares it)."""
+        fine-tuning in `pipelines.research.finetune_search` shares it)."""
         longest = max(len(w) for w in windows)
         ids = torch.full((len(windows), longest), self.tokenizer.pad_token_id or 0, dtype=torch.long)
         mask = torch.zeros((len(windows), longest), dtype=torch.long)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.corrections import Correction, apply_corrections, read_corrections
-from pipelines.evaluation import scores
+from pipelines.evaluation.metrics import scores
 from pipelines.records import write_json
 from pipelines.splitting import multi_hot
 from pipelines.taxonomy import TASKS

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import plots
 from pipelines.classifiers import load_classifier
 from pipelines.classifiers.base import CV_PROBA_FILE, tune_thresholds
 from pipelines.config import EvaluateConfig, TrackingConfig, load_section
 from pipelines.data import SPLIT_REPORT, SplitData, TaskData, load_task_data
-from pipelines.evaluation import expand, fold_scores, reader_scores
+from pipelines.evaluation import plots
+from pipelines.evaluation.metrics import expand, fold_scores, reader_scores
 from pipelines.records import atomic_open, write_json
 from pipelines.taxonomy import TASKS
 

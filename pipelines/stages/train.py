@@ -20,7 +20,7 @@ from pipelines.classifiers import classifier_class
 from pipelines.classifiers.base import CV_PROBA_FILE
 from pipelines.config import LabelConfig, TrainConfig, kind_config, load_section
 from pipelines.data import TaskData, load_task_data
-from pipelines.evaluation import scores
+from pipelines.evaluation.metrics import scores
 from pipelines.taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Benchmark: `python -m pipelines.bench [--cold]` → experiments/bench.json and experiments/bench.md.
+"""Benchmark: `python -m pipelines.research.bench [--cold]` → experiments/bench.json and experiments/bench.md.
 
 Measures on this machine: tagging throughput per model kind on the 2023 test summaries and on
 the full reports, reported beside TF-IDF measured in the same run (ratios survive noisy

@@ -1,4 +1,4 @@
-"""Recipe search for the transformer kind: `python -m pipelines.head_search` → experiments/head_search.json
+"""Recipe search for the transformer kind: `python -m pipelines.research.head_search` → experiments/head_search.json
 and one MLflow run per candidate (experiment `head-search`).
 
 Why it exists: issue 5 asks to measure the alternatives and keep what wins. Each candidate is a
@@ -21,7 +21,7 @@ import numpy as np
 
 from pipelines.classifiers.base import tune_thresholds
 from pipelines.data import load_task_data
-from pipelines.evaluation import scores
+from pipelines.evaluation.metrics import scores
 from pipelines.taxonomy import TASKS
 from pipelines.text import split_sentences
 
@@ -140,7 +140,7 @@ def search(task: str, features: dict[str, np.ndarray], speed: dict[str, float], 
 
 
 def use_search_experiment() -> None:
-    """Recipe searches (this module and `pipelines.finetune_search`) log to one MLflow experiment."""
+    """Recipe searches (this module and `pipelines.research.finetune_search`) log to one MLflow experiment."""
     import mlflow
 
     from pipelines import tracking

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import plots
 from pipelines.classifiers.resolve import ResolvedModel
 from pipelines.corpus import read_path
-from pipelines.evaluation import bootstrap_delta, mcnemar_exact, scores
+from pipelines.evaluation import plots
+from pipelines.evaluation.metrics import bootstrap_delta, mcnemar_exact, scores
 from pipelines.records import write_json
 from pipelines.splitting import multi_hot
 from pipelines.taxonomy import TASKS, load_contract

@@ -1,4 +1,4 @@
-"""Full fine-tuning against the frozen encoder: `python -m pipelines.finetune_search [--epochs 4]` →
+"""Full fine-tuning against the frozen encoder: `python -m pipelines.research.finetune_search [--epochs 4]` →
 experiments/finetune_search.json and one MLflow run per task (experiment `head-search`).
 
 Why LP-FT: a fine-tune from a random head (the issue's prototype) predicted almost nothing for 12
@@ -25,7 +25,7 @@ import numpy as np
 
 from pipelines.classifiers.base import tune_thresholds
 from pipelines.data import load_task_data
-from pipelines.evaluation import scores
+from pipelines.evaluation.metrics import scores
 from pipelines.taxonomy import TASKS
 
 OUT = Path("experiments/finetune_search.json")
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_mlflow:
         import mlflow
 
-        from pipelines.head_search import use_search_experiment
+        from pipelines.research.head_search import use_search_experiment
 
         use_search_experiment()
         for task in TASKS:
