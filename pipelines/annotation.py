@@ -33,6 +33,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from pipelines.corrections import normalise_quote
 from pipelines.records import read_jsonl, write_jsonl
 from pipelines.taxonomy import TASKS, load_contract
 
@@ -40,8 +41,15 @@ LABELLED = Path("data/interim/labelled.jsonl")
 
 
 def labelled_reviews(path: Path = LABELLED) -> dict[str, dict]:
-    """Reviews that carry NSPCC keywords (the ones the temporal split uses), by id."""
-    return {row["review_id"]: row for row in read_jsonl(path) if row.get("keywords")}
+    """Reviews that carry NSPCC keywords (the ones the temporal split uses), by id, with `<task>`
+    holding the **keyword** labels: the label stage writes the corrected labels there and the
+    keyword ones to `keyword_<task>`, and a reader must check (and differ from) the keyword labels
+    only, never an earlier reader's corrections."""
+    return {
+        row["review_id"]: row | {task: row.get(f"keyword_{task}", row[task]) for task in TASKS}
+        for row in read_jsonl(path)
+        if row.get("keywords")
+    }
 
 
 def write_batches(reviews: list[dict], out: Path, batches: int, seed: int) -> list[Path]:
@@ -68,12 +76,6 @@ def write_batches(reviews: list[dict], out: Path, batches: int, seed: int) -> li
         (out / f"batch_{k + 1}_ids.txt").write_text("".join(r["review_id"] + "\n" for r in chunk), encoding="utf-8")
         paths.append(path)
     return paths
-
-
-def _normal(text: str) -> str:
-    from pipelines.text import normalise_unicode
-
-    return " ".join(normalise_unicode(text).split())
 
 
 def load_decisions(paths: list[Path]) -> tuple[dict[str, dict], dict[str, str], list[str]]:
@@ -109,19 +111,19 @@ def check_decisions(paths: list[Path], reviews: dict[str, dict], contract: dict[
         if rid not in reviews:
             problems.append(f"{where}: unknown review_id {rid!r}")
             continue
-        text = _normal(reviews[rid]["text"])
+        text = normalise_quote(reviews[rid]["text"])
         for task in TASKS:
             for item in row.get(task, []):
                 if item.get("label") not in contract[task]:
                     problems.append(f"{where}: {task} label {item.get('label')!r} is not in the contract")
-                if not item.get("evidence") or _normal(item["evidence"]) not in text:
+                if not item.get("evidence") or normalise_quote(item["evidence"]) not in text:
                     problems.append(f"{where}: {task}/{item.get('label')}: evidence is not a quote of the text")
         for item in row.get("keyword_check", []):
             task, label = item.get("task"), item.get("label")
             if task not in TASKS or label not in reviews[rid].get(task, []):
                 problems.append(f"{where}: keyword_check names {task}/{label}, which is not a keyword label")
             elif item.get("decision") == "keep":
-                if not item.get("evidence") or _normal(item["evidence"]) not in text:
+                if not item.get("evidence") or normalise_quote(item["evidence"]) not in text:
                     problems.append(f"{where}: keyword_check {task}/{label}: keep needs a quote of the text")
             elif item.get("decision") == "remove":
                 if not item.get("note"):

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import date as Date
+from datetime import timedelta
 from pathlib import Path
 
 from pipelines.taxonomy import TASKS
@@ -61,6 +62,7 @@ class Correction:
 
 
 FIELDS = [f.name for f in fields(Correction) if f.name != "origin"]
+MIN_EVIDENCE_WORDS = 3  # a quote must say something: "neglect" alone is a keyword, not evidence
 REQUIRED = ("review_id", "task", "label", "action", "annotator", "date")
 
 
@@ -84,19 +86,24 @@ def parse_line(line: str, origin: str) -> tuple[Correction | None, str | None]:
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         return None, f"{origin}: unknown field(s) {', '.join(unknown)}"
-    missing = [k for k in REQUIRED if not data.get(k)]
-    if missing:
-        return None, f"{origin}: missing {', '.join(missing)}"
     if any(not isinstance(data.get(k, ""), str) for k in FIELDS):
         return None, f"{origin}: every field must be a string"
+    missing = [k for k in REQUIRED if not data.get(k, "").strip()]
+    if missing:
+        return None, f"{origin}: missing {', '.join(missing)}"
     if data["task"] not in TASKS:
         return None, f"{origin}: unknown task {data['task']!r} (expected {' or '.join(TASKS)})"
     if data["action"] not in ACTIONS:
         return None, f"{origin}: unknown action {data['action']!r} (expected add or remove)"
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", data["date"]) or not _valid_date(data["date"]):
         return None, f"{origin}: date {data['date']!r} is not YYYY-MM-DD"
-    if data["action"] == "add" and not data.get("evidence", "").strip():
-        return None, f"{origin}: an add needs evidence (a verbatim quote of the review's text)"
+    if Date.fromisoformat(data["date"]) > Date.today() + timedelta(days=1):
+        return None, f"{origin}: date {data['date']} is in the future (a later date overrides every earlier decision)"
+    if data["action"] == "add" and len(data.get("evidence", "").split()) < MIN_EVIDENCE_WORDS:
+        return (
+            None,
+            f"{origin}: an add needs evidence: a verbatim quote of the review's text, {MIN_EVIDENCE_WORDS}+ words",
+        )
     if data["action"] == "remove" and not data.get("note", "").strip():
         return None, f"{origin}: a remove needs a reason in note"
     return Correction(**{k: data.get(k, "") for k in FIELDS}, origin=origin), None
@@ -244,13 +251,13 @@ def append_correction(path: str | Path, correction: Correction) -> str:
     writers never interleave half-lines and a written decision survives a crash. Returns the line."""
     path = Path(path)
     line = json.dumps(correction.to_dict(), ensure_ascii=False) + "\n"
-    with _locked(path), open(path, "a+", encoding="utf-8") as handle:
-        handle.seek(0, os.SEEK_END)
-        if handle.tell() > 0:
-            handle.seek(handle.tell() - 1)
-            if handle.read(1) != "\n":  # a previous writer died mid-line: never glue onto it
-                handle.write("\n")
-        handle.write(line)
+    with _locked(path), open(path, "ab+") as handle:  # bytes: a torn last character cannot break the check
+        end = handle.seek(0, os.SEEK_END)
+        if end > 0:
+            handle.seek(end - 1)
+            if handle.read(1) != b"\n":  # a previous writer died mid-line: never glue onto it
+                handle.write(b"\n")
+        handle.write(line.encode("utf-8"))
         handle.flush()
         os.fsync(handle.fileno())
     return line

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,6 @@ class TaskData:
     task: str
     labels: list[str]  # labels with enough training support (split_report.active_labels), or as asked
     splits: dict[str, SplitData]
-    few_shot: list[str] = field(default_factory=list)  # of `labels`, those under split.min_support in train
 
 
 def load_task_data(
@@ -41,10 +40,8 @@ def load_task_data(
 
     dataset = load_from_disk(str(dataset_dir))
     vocabulary = dataset["train"].features[f"{task}_labels"].feature.names
-    report = json.loads(Path(split_report).read_text(encoding="utf-8"))
-    active = report["active_labels"][task]
     if labels is None:
-        labels = active
+        labels = json.loads(Path(split_report).read_text(encoding="utf-8"))["active_labels"][task]
     elif labels == "all":
         labels = list(vocabulary)
     unknown = [label for label in labels if label not in vocabulary]
@@ -58,4 +55,4 @@ def load_task_data(
             for column in (task, f"keyword_{task}")
         )
         splits[name] = SplitData(list(part["review_id"]), list(part["text"]), y, np.asarray(part["fold"]), y_keyword)
-    return TaskData(task, list(labels), splits, [label for label in labels if label not in active])
+    return TaskData(task, list(labels), splits)

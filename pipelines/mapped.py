@@ -90,10 +90,14 @@ class MappedText:
         return self[start : start + len(stripped)]
 
 
+_NON_ASCII_RUN = re.compile(r"[\x00-\x7f]?[^\x00-\x7f]+")
+
+
 def nfkc_clusters(text: MappedText) -> MappedText:
-    """NFKC per base character plus its combining marks, so 'e' + U+0301 still composes to 'é'
-    while each result keeps the span it came from; ASCII (almost every character) is skipped."""
+    """NFKC, keeping each character's source. Normalised run by run: a run of non-ASCII characters
+    with the ASCII character before it (which a combining mark may attach to). ASCII characters are
+    never changed by NFKC and never compose with what precedes them, so this equals NFKC of the
+    whole text; each output character maps to its run's span. ASCII-only text is skipped."""
     if text.text.isascii():
         return text
-    pattern = re.compile(r"[^\x00-\x7f][\u0300-\u036f\u1ab0-\u1aff\u20d0-\u20ff\ufe20-\ufe2f]*|.[\u0300-\u036f]+", re.S)
-    return text.sub(pattern, lambda m: unicodedata.normalize("NFKC", m.group(0)))
+    return text.sub(_NON_ASCII_RUN, lambda m: unicodedata.normalize("NFKC", m.group(0)))

@@ -122,7 +122,7 @@ def tag_reviews(
             row[task] = labels
             scores[task] = {label: round(float(proba[i, j]), 4) for j, label in enumerate(model.labels)}
             spans = model.evidence(review.text, labels, k=evidence_k) if labels else {}
-            evidence |= {label: [verbatim(review, a, b) for a, b in found] for label, found in spans.items()}
+            evidence |= {label: [verbatim(review, a, b) for a, b in found if b > a] for label, found in spans.items()}
         row |= {
             "scores": scores,
             "evidence": evidence,

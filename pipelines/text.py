@@ -179,6 +179,7 @@ def sample_ranges(text: str, max_chars: int, parts: int = 16) -> list[tuple[int,
     if len(text) <= max_chars:
         return [(0, len(text))]
     size = max_chars // parts
+    margin = -(-size // 4)  # a quarter of a part, rounded up: where a cut may move to a line break
     step = (len(text) - size) / max(parts - 1, 1)
     ranges = []
     for k in range(parts):
@@ -186,7 +187,7 @@ def sample_ranges(text: str, max_chars: int, parts: int = 16) -> list[tuple[int,
         end = start + size
         if k > 0 and "\n" in text[start : start + size // 4]:
             start = text.index("\n", start) + 1
-        if k < parts - 1 and "\n" in text[end - size // 4 : end]:
+        if k < parts - 1 and "\n" in text[end - margin : end]:
             end = text.rindex("\n", start, end)
         ranges.append((start, end))
     return ranges

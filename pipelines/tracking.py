@@ -127,9 +127,6 @@ def log_model_run(
         )
         for split, result in metrics.items():
             mlflow.log_metrics({f"{split}_{m}": result[m] for m in ("micro_f1", "macro_f1", "samples_f1")})
-        cv = meta.get("extra", {}).get("cv")
-        if cv:
-            mlflow.log_metrics({f"cv_{m}_mean": cv[m]["mean"] for m in ("micro_f1", "macro_f1", "samples_f1")})
         rows = [
             {"split": split, "label": label, **values}
             for split, result in metrics.items()

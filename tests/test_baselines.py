@@ -182,7 +182,7 @@ def test_validation_is_also_scored_with_thresholds_it_never_set(tmp_path):
 
     def honest(train_proba):
         np.save(tmp_path / CV_PROBA_FILE, train_proba, allow_pickle=False)
-        return cross_validation(Fixed(validation_proba), tmp_path, data, ["neglect"])
+        return cross_validation(Fixed(validation_proba), tmp_path, data, ["neglect"], validation_proba)
 
     result, problem = honest(oof)
     assert problem is None and result["validation_oof_thresholds"]["reader"]["micro_f1"] == 0.0

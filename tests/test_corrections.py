@@ -39,7 +39,7 @@ def line(**overrides) -> str:
         "action": "add",
         "evidence": "A boy was fatally stabbed.",
         "annotator": "reader-1",
-        "date": "2026-11-24",
+        "date": "2026-10-01",
         "note": "",
     }
     return json.dumps(fields | overrides)
@@ -63,6 +63,10 @@ def problems_for(folder, *lines, name="reader-1.jsonl") -> list[str]:
         (line(action="maybe"), "unknown action 'maybe'"),
         (line(evidence="a girl was stabbed"), "evidence is not a quote of review r1"),
         (line(evidence=""), "an add needs evidence"),
+        (line(evidence="stabbed"), "3+ words"),
+        (line(date="2999-01-01"), "is in the future"),
+        (line(annotator="   "), "missing annotator"),
+        (line(review_id=7), "must be a string"),
         (line(action="remove", label="homicide", evidence="", note=""), "a remove needs a reason in note"),
         (line(date="24/11/2026"), "is not YYYY-MM-DD"),
         (line(date="2026-02-30"), "is not YYYY-MM-DD"),
@@ -84,7 +88,7 @@ def test_same_day_opposite_decisions_contradict_and_later_ones_supersede(tmp_pat
     remove = line(action="remove", evidence="", note="not a youth violence case")
     problems = problems_for(tmp_path, line(), remove)
     assert len(problems) == 1 and "contradicts" in problems[0] and ":2:" in problems[0] and ":1 " in problems[0]
-    later = line(action="remove", evidence="", note="re-read", date="2026-12-01", annotator="analyst")
+    later = line(action="remove", evidence="", note="re-read", date="2026-11-01", annotator="analyst")
     (tmp_path / "reader-1.jsonl").write_text(line() + "\n", encoding="utf-8")
     (tmp_path / "analyst.jsonl").write_text(later + "\n", encoding="utf-8")
     corrections, malformed = read_corrections(tmp_path)
@@ -106,7 +110,7 @@ def test_arithmetic_and_provenance():
     lines = [
         line(),  # add youth_violence
         line(action="remove", label="homicide", evidence="", note="not stated"),
-        line(task="learning_theme", label="education", evidence="transition"),
+        line(task="learning_theme", label="education", evidence="transition and information sharing"),
         line(label="homicide"),  # adds a label r1 already has (from another annotator): no effect
     ]
     corrections = [parse_line(text, f"f:{k}")[0] for k, text in enumerate(lines, 1)]

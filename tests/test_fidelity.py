@@ -2,7 +2,7 @@
 Unicode encoding (with or without a byte-order mark) is read as text."""
 
 import json
-import os
+import random
 
 import pytest
 from typer.testing import CliRunner
@@ -80,9 +80,23 @@ def test_each_encoding_of_one_review_is_tagged_identically(project):
 
 @pytest.mark.parametrize("seed", range(20))
 def test_random_bytes_are_still_binary(seed):
-    data = os.urandom(4096)
+    data = random.Random(seed).randbytes(4096)
     with pytest.raises(DocumentError, match="binary data|byte-order mark"):
         decode_bytes(data)
+    with pytest.raises(DocumentError, match="binary data"):  # a UTF-8 BOM does not make it text
+        decode_bytes(b"\xef\xbb\xbf" + data)
+
+
+def test_nfkc_keeps_compositions_and_maps_them_back():
+    from pipelines.mapped import MappedText
+    from pipelines.text import clean_mapped
+
+    for raw in ("\u1100\u1161 x", "\u304b\u3099 y", "e\u20d7\u0327 z", "\ufb01rst \u00e9t\u00e9"):
+        import unicodedata
+
+        mapped = clean_mapped(MappedText.of(raw))
+        assert mapped.text == unicodedata.normalize("NFKC", raw)
+        assert raw[slice(*mapped.span(0, len(mapped)))] == raw
 
 
 def test_utf16_with_nul_free_script_is_not_mistaken_for_binary():

@@ -50,8 +50,10 @@ def pool(item_proba: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor
         return masked.max(dim=1).values
     if how == "noisy_or":
         return 1 - torch.exp(torch.log1p(-masked.clamp(max=1 - 1e-6)).sum(dim=1))
-    top = masked.topk(min(2, masked.shape[1]), dim=1).values  # mean_top2: robust to one stray item
-    return top.mean(dim=1)
+    # mean_top2, robust to one stray item: padding sorts last, and a one-item review averages one value
+    padded = torch.where(mask[..., None] > 0, item_proba, torch.full_like(item_proba, -1.0))
+    top = padded.topk(min(2, padded.shape[1]), dim=1).values.clamp(min=0)
+    return top.sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(max=2, min=1)
 
 
 class ItemsClassifier(ReviewClassifier):

@@ -56,9 +56,9 @@ class LexiconClassifier(ReviewClassifier):
 
     def evidence(self, text: str, labels: list[str], k: int = 3) -> dict[str, list[Span]]:
         spans = sentence_spans(text)
+        sentences = [text[a:b] for a, b in spans]
         out: dict[str, list[Span]] = {}
         for label in labels:
-            sentences = [text[a:b] for a, b in spans]
             scored = [(sum(bool(p.search(s)) for p in self._compiled[label]), i) for i, s in enumerate(sentences)]
             best = sorted((item for item in scored if item[0] > 0), key=lambda item: (-item[0], item[1]))[:k]
             out[label] = [spans[i] for _, i in best]

@@ -77,6 +77,8 @@ def decode_bytes(data: bytes) -> str:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             if encoding == "utf-8":
+                if _looks_binary(data[len(bom) :]):
+                    raise DocumentError("binary data, not text")
                 return data[len(bom) :].decode("utf-8", errors="replace")
             text = _decode_wide(data, encoding, len(bom))
             if text is not None:

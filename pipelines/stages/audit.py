@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.corrections import Correction, apply_corrections, read_corrections
+from pipelines.corrections import Correction, apply_corrections, read_corrections, validate
 from pipelines.evaluation.metrics import scores
 from pipelines.records import write_json
 from pipelines.splitting import multi_hot
@@ -78,7 +78,7 @@ def agreement(
     ids_file = PASSES / "reader-2_ids.txt"
     ids = sorted(ids_file.read_text(encoding="utf-8").split()) if ids_file.exists() else []
     ids = [i for i in ids if i in keyword]
-    if not ids or not second:
+    if not ids or not first or not second:  # agreement needs both passes on record
         return {}
     subset = {i: keyword[i] for i in ids}
     one = pass_labels([c for c in first if c.review_id in subset], subset)
@@ -122,10 +122,15 @@ def main() -> None:
         for row in dataset[split]
     }
     report = json.loads(LABEL_REPORT.read_text(encoding="utf-8")).get("corrections", {})
-    first, problems_1 = read_corrections(PASSES / "reader-1.jsonl")
-    second, problems_2 = read_corrections(PASSES / "reader-2.jsonl")
-    if problems_1 or problems_2:
-        raise SystemExit("\n".join(problems_1 + problems_2))
+    texts = {row["review_id"]: row["text"] for split in ("train", "validation", "test") for row in dataset[split]}
+    passes = {}
+    for name in ("reader-1", "reader-2"):
+        found, problems = read_corrections(PASSES / f"{name}.jsonl")
+        problems += validate(found, texts, vocabulary)
+        if problems:
+            raise SystemExit("\n".join(problems))
+        passes[name] = found
+    first, second = passes["reader-1"], passes["reader-2"]
     changes = report.get("per_task_label", {})
     most_added = sorted(
         ((task, label, n["add"]) for task, by in changes.items() for label, n in by.items() if n["add"]),

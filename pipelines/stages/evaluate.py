@@ -47,7 +47,9 @@ def both_targets(part: SplitData, predicted: np.ndarray, data: TaskData, frequen
     }
 
 
-def cross_validation(model, model_dir: Path, data: TaskData, frequent: list[str]) -> tuple[dict, str | None]:
+def cross_validation(
+    model, model_dir: Path, data: TaskData, frequent: list[str], validation_proba: np.ndarray
+) -> tuple[dict, str | None]:
     """CV on train from the out-of-fold probabilities the train stage saved (thresholds tuned on
     validation), and validation scored with thresholds tuned on those out-of-fold rows instead:
     the two honest views. Empty, with the reason, when there are none or they are stale."""
@@ -90,14 +92,15 @@ def evaluate_task(task: str, kinds: list[str], skipped: list[dict], frequent: li
             skipped.append({"task": task, "model": kind, "reason": "labels outside the contract vocabulary"})
             continue
         metrics[kind] = {}
+        probas = {}
         for split in EVAL_SPLITS:
             part = data.splits[split]
-            proba = model.predict_proba(part.texts)
+            proba = probas[split] = model.predict_proba(part.texts)
             predicted = expand(model.predict(part.texts, proba=proba), model.labels, data.labels)
             metrics[kind][split] = both_targets(part, predicted, data, frequent)
             if split == "test":
                 test_probas[kind], preds[kind] = expand(proba, model.labels, data.labels), predicted
-        honest, problem = cross_validation(model, model_dir, data, frequent)
+        honest, problem = cross_validation(model, model_dir, data, frequent, probas["validation"])
         metrics[kind] |= honest
         if problem:
             skipped.append({"task": task, "model": kind, "reason": problem})
@@ -226,7 +229,7 @@ def _track(all_metrics, champions, figures_by_task, config: EvaluateConfig, trac
     tracking.configure(tracking_config)
     for task, by_model in all_metrics.items():
         for kind, result in by_model.items():
-            split_metrics = {s: result[s]["reader"] for s in EVAL_SPLITS}
+            split_metrics = {s: result[s]["reader"] for s in (*EVAL_SPLITS, "cv") if s in result}
             run = tracking.log_model_run(
                 task, kind, MODELS_DIR / task / kind, split_metrics, figures_by_task[task], tracking_config
             )

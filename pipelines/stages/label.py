@@ -14,7 +14,14 @@ from collections import Counter
 from pathlib import Path
 
 from pipelines.config import LabelConfig, load_section
-from pipelines.corrections import CorrectionError, apply_corrections, read_corrections, validate
+from pipelines.corrections import (
+    SOURCE_ADDED,
+    SOURCE_REMOVED,
+    CorrectionError,
+    apply_corrections,
+    read_corrections,
+    validate,
+)
 from pipelines.records import read_reviews, write_json, write_jsonl
 from pipelines.taxonomy import TASKS, Taxonomy, load_taxonomy
 
@@ -65,8 +72,8 @@ def apply_reader_corrections(rows: list[dict], corrections_dir: str | Path, voca
         for task in TASKS:
             source = applied.provenance[rid][task]
             row[f"keyword_{task}"] = row[task]
-            row[f"{task}_added"] = sorted(k for k, v in source.items() if v == "reader_added")
-            row[f"{task}_removed"] = sorted(k for k, v in source.items() if v == "keyword_removed_by_reader")
+            row[f"{task}_added"] = sorted(k for k, v in source.items() if v == SOURCE_ADDED)
+            row[f"{task}_removed"] = sorted(k for k, v in source.items() if v == SOURCE_REMOVED)
             row[task] = applied.labels[rid][task]
     final_counts = {task: Counter(label for r in rows for label in r[task]) for task in TASKS}
     return applied.report | {"final_label_counts": {t: dict(c.most_common()) for t, c in final_counts.items()}}

@@ -1,0 +1,52 @@
+"""The review view's text: the review's stretch of its document cut into segments at every evidence
+boundary, each segment knowing which labels' evidence covers it.
+
+The template escapes each segment and wraps the covered ones in `<mark>`; nothing here produces
+HTML, so review text can never become markup. Colours are CSS classes (`c0`..`c9`), not inline
+styles, because the Content-Security-Policy forbids inline styles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PALETTE = 10
+
+
+@dataclass
+class Segment:
+    text: str
+    labels: list[str] = field(default_factory=list)  # labels whose evidence covers this stretch
+    anchors: list[str] = field(default_factory=list)  # ids of the evidence items that start here
+    start: int = 0  # offset in the document
+
+
+def colours(row: dict) -> dict[str, int]:
+    """One colour per label of the review, in the row's order (most probable first per task)."""
+    labels = [*row.get("harm_type", []), *row.get("learning_theme", [])]
+    labels += [label for label in row.get("evidence", {}) if label not in labels]
+    return {label: i % PALETTE for i, label in enumerate(labels)}
+
+
+def anchor(label: str, k: int) -> str:
+    return f"ev-{label}-{k}"
+
+
+def segments(document: str, region: tuple[int, int], evidence: dict[str, list[dict]]) -> list[Segment]:
+    """Cut document[start:end] at every evidence boundary (evidence outside the region widens it:
+    a quote is always shown in place, never dropped)."""
+    items = [
+        (label, k, item["start"], item["end"])
+        for label, found in evidence.items()
+        for k, item in enumerate(found)
+        if 0 <= item["start"] < item["end"] <= len(document)
+    ]
+    start = min([region[0], *(a for _, _, a, _ in items)])
+    end = max([region[1], *(b for _, _, _, b in items)])
+    cuts = sorted({start, end, *(a for _, _, a, _ in items), *(b for _, _, _, b in items)})
+    out: list[Segment] = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        covering = [label for label, _, s, e in items if s <= a and b <= e]
+        starting = [anchor(label, k) for label, k, s, _ in items if s == a]
+        out.append(Segment(document[a:b], list(dict.fromkeys(covering)), starting, a))
+    return out

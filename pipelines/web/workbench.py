@@ -1,0 +1,137 @@
+"""The server's state: the model sets (loaded once each), the corpus the corrections are checked
+against, and the decisions this server wrote (for undo).
+
+Corrections go through `pipelines.corrections.record` and `remove_line` only: the page writes
+exactly what `reviewtag correct` writes, validated the same way, appended under the same lock and
+fsynced before the page says "recorded", so a decision the page confirmed survives a crash or kill.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from pipelines.classifiers import KINDS
+from pipelines.classifiers.resolve import ResolvedModel, resolve
+from pipelines.corrections import CORPUS, CorrectionError, corpus_texts, read_corrections, record, remove_line
+from pipelines.taxonomy import load_contract
+
+# What the page may ask for: never a path on the server's disk (the CLI's --model can be one).
+WEB_SPEC = re.compile(r"^(champion|models:/[\w.-]+(@[\w-]+|/\d+)|runs:/[0-9a-f]{32}/[\w/.-]+|[0-9a-f]{32})$")
+
+
+@dataclass
+class Decision:
+    id: str
+    review_id: str
+    task: str
+    label: str
+    action: str
+    path: Path
+    line: str
+    undone: bool = False
+
+
+@dataclass
+class Workbench:
+    default_spec: str
+    annotator: str
+    corrections_dir: Path
+    contract: Path
+    corpus: Path = CORPUS
+    max_chars: int = 2_000_000
+    resolver: Callable[[str], dict[str, ResolvedModel]] = resolve
+    vocabulary: dict[str, list[str]] = field(init=False)
+    decisions: dict[str, Decision] = field(default_factory=dict, init=False)
+    _models: dict[str, dict[str, ResolvedModel]] = field(default_factory=dict, init=False)
+    _texts: dict[str, str] | None = field(default=None, init=False)
+    _texts_stamp: float = field(default=-1.0, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.vocabulary = load_contract(self.contract)
+        self.models(self.default_spec)  # at start-up: a wrong --model fails before the page exists
+
+    def check_spec(self, spec: str) -> str:
+        """A model choice from the page, or ValueError."""
+        spec = spec.strip() or self.default_spec
+        if spec == self.default_spec or spec in KINDS or WEB_SPEC.match(spec):
+            return spec
+        raise ValueError(
+            f"unknown model {spec[:80]!r}: choose champion, a kind ({', '.join(KINDS)}), "
+            "models:/NAME@ALIAS, models:/NAME/N or a run id"
+        )
+
+    def models(self, spec: str) -> dict[str, ResolvedModel]:
+        """Each model set is loaded once and kept: the first batch with a new choice pays for it."""
+        with self._lock:
+            if spec not in self._models:
+                self._models[spec] = self.resolver(spec)
+            return self._models[spec]
+
+    def describe(self, spec: str | None = None) -> list[str]:
+        loaded = self._models.get(spec or self.default_spec, {})
+        return [f"{m.name} (version {m.version})" for m in loaded.values()]
+
+    def texts(self) -> dict[str, str]:
+        """The corpus texts, re-read when `dvc repro` has rewritten them; {} when there is no corpus."""
+        path = Path(self.corpus)
+        stamp = path.stat().st_mtime if path.exists() else -1.0
+        with self._lock:
+            if self._texts is None or stamp != self._texts_stamp:
+                self._texts = corpus_texts(path) if path.exists() else {}
+                self._texts_stamp = stamp
+            return self._texts
+
+    def correctable(self, review_id: str | None) -> str:
+        """'' if corrections to this review can be recorded, else why not (shown on the page)."""
+        if not Path(self.corpus).exists():
+            return f"Corrections are off: the corpus {self.corpus} is missing; run `dvc repro` first."
+        if not review_id or review_id not in self.texts():
+            return (
+                "This review is not in the corpus, so a correction to it could not be learnt: add its file to "
+                "data/raw/ and run `dvc repro`, then correct it here."
+            )
+        return ""
+
+    def decide(self, review_id: str, task: str, label: str, action: str, evidence: str, note: str) -> Decision:
+        """Validate and append one decision (raises CorrectionError with the reasons; nothing written)."""
+        if why := self.correctable(review_id):
+            raise CorrectionError([why])
+        fields = {
+            "review_id": review_id,
+            "task": task,
+            "label": label,
+            "action": action,
+            "evidence": evidence.strip() if action == "add" else "",
+            "annotator": self.annotator,
+            "date": date.today().isoformat(),
+            "note": note.strip(),
+        }
+        path, line = record(fields, self.texts(), self.vocabulary, self.corrections_dir)
+        decision = Decision(secrets.token_urlsafe(9), review_id, task, label, action, path, line)
+        with self._lock:
+            self.decisions[decision.id] = decision
+        return decision
+
+    def undo(self, decision_id: str) -> Decision | None:
+        """Remove exactly the line this server wrote for the decision; None if it is unknown or gone."""
+        with self._lock:
+            decision = self.decisions.get(decision_id)
+        if decision is None or decision.undone or not remove_line(decision.path, decision.line):
+            return None
+        decision.undone = True
+        return decision
+
+    def session_decisions(self, review_id: str) -> list[Decision]:
+        return [d for d in self.decisions.values() if d.review_id == review_id]
+
+    def on_file(self, review_id: str) -> list[dict]:
+        """Every correction already on disk for the review, whoever wrote it (read-only on the page)."""
+        found, _ = read_corrections(self.corrections_dir)
+        return [c.to_dict() | {"origin": c.origin} for c in found if c.review_id == review_id]
