@@ -251,6 +251,48 @@ def promote(
         typer.echo(f"{tracking.registered_name(t, kind)} version {version} is now @{alias}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to bind; anything but loopback exposes the page")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    model: ModelOption = "champion",
+    annotator: Annotated[str, typer.Option(help="name for data/corrections/NAME.jsonl")] = "analyst",
+) -> None:
+    """The analysts' workbench: tag, read the evidence in context, correct labels (a local web page)."""
+    from pipelines.config import LabelConfig, ServeConfig, load_section
+    from pipelines.corrections import ANNOTATOR
+
+    if not ANNOTATOR.fullmatch(annotator):
+        fail(f"--annotator {annotator!r}: use letters, digits, '.', '_' or '-' (it names a file)")
+    import uvicorn
+
+    from pipelines.web.app import create_app
+    from pipelines.web.security import LOOPBACK_HOSTS, is_loopback
+    from pipelines.web.workbench import Workbench
+
+    label, settings = load_section("label", LabelConfig), load_section("serve", ServeConfig)
+    try:
+        workbench = Workbench(model, annotator, Path(label.corrections), Path(label.contract))
+    except Exception as exc:  # ModelNotFoundError, a bad contract: one line, not a traceback
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    loopback = is_loopback(host)
+    if not loopback:
+        typer.echo(
+            f"reviewtag: warning: serving on {host}: the page has no authentication; anyone who can reach "
+            "this address can read the batches and write corrections",
+            err=True,
+        )
+    application = create_app(
+        workbench,
+        settings.max_upload_mb * 2**20,
+        (LOOPBACK_HOSTS | {host}) if loopback else None,
+        keep_batches=settings.keep_batches,
+    )
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"reviewtag: workbench on http://{shown}:{port}/ ({'; '.join(workbench.describe())})", err=True)
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+
+
 def main() -> None:
     """Console entry point: usage errors exit 1 (click's default is 2, which we keep for failed inputs)."""
     from typer.exceptions import TyperException

@@ -194,3 +194,15 @@ def kind_config(kind: str, path: str | Path = PARAMS_FILE):
     if kind not in KIND_SECTIONS:
         raise ConfigError(f"unknown model kind {kind!r}")
     return load_section(kind, KIND_SECTIONS[kind], path)
+
+
+@dataclass
+class ServeConfig:
+    """`reviewtag serve`, the analysts' workbench."""
+
+    max_upload_mb: int = 64  # one request (a batch of files); past it the answer is 413
+    keep_batches: int = 50  # batches kept in the server's memory for viewing and export
+
+    def __post_init__(self) -> None:
+        _check(self.max_upload_mb > 0, "serve.max_upload_mb must be positive")
+        _check(self.keep_batches >= 1, "serve.keep_batches must be >= 1")

@@ -8,8 +8,10 @@ corrections) and `highlight` (evidence in place).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -50,10 +52,11 @@ def create_app(
     max_upload_bytes: int = 64 * 2**20,
     allowed_hosts: frozenset[str] | None = LOOPBACK_HOSTS,
     models_dir: Path = Path("models"),
+    keep_batches: int = 50,
 ) -> Guard:
     """The ASGI application. `allowed_hosts=None` accepts any Host header (a non-loopback bind)."""
     secret = new_secret()
-    store = BatchStore()
+    store = BatchStore(keep_batches)
     choices = ["champion", *(k for k in KINDS if all((models_dir / t / k).is_dir() for t in TASKS))]
 
     def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
@@ -84,7 +87,8 @@ def create_app(
         folder = Path(tempfile.mkdtemp(prefix="reviewtag-web-"))
         received: list[uploads.Upload] = []
         files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
-        for index, upload in enumerate(sorted(files, key=lambda f: uploads.walk_key(uploads.display_name(f.filename, 0)))):
+        files.sort(key=lambda f: uploads.walk_key(uploads.display_name(f.filename, 0)))
+        for index, upload in enumerate(files):
             received.append(uploads.save(upload.file, upload.filename, index, folder))
         text = form.get("text")
         if isinstance(text, str) and text.strip():
@@ -119,11 +123,12 @@ def create_app(
     async def export(request: Request) -> Response:
         batch = batch_or_404(request.path_params["batch_id"])
         fmt = request.path_params["fmt"]
-        if fmt not in ("csv", "jsonl") or not batch.finished:
+        if fmt not in ("csv", "jsonl") or batch.status != "done":
             raise HTTPException(404, "Export is csv or jsonl, once the batch is done.")
         media = "text/csv" if fmt == "csv" else "application/x-ndjson"
         disposition = f'attachment; filename="reviewtag-{batch.id}.{fmt}"'
-        return Response(render(batch.rows, fmt), media_type=f"{media}; charset=utf-8", headers={"content-disposition": disposition})
+        headers = {"content-disposition": disposition}
+        return Response(render(batch.rows, fmt), media_type=f"{media}; charset=utf-8", headers=headers)
 
     def review_context(batch: Batch, n: int) -> dict:
         if not (0 <= n < len(batch.regions)):
@@ -158,6 +163,8 @@ def create_app(
         context = review_context(batch, n)
         form = await read_form(request, secret, max_upload_bytes)
         value = {k: str(form.get(k) or "") for k in ("task", "label", "action", "evidence", "note")}
+        if ":" in value["label"]:  # the add form names a label as task:label
+            value["task"], value["label"] = value["label"].split(":", 1)
         try:
             if value["action"] not in ACTIONS:
                 raise CorrectionError([f"unknown action {value['action'][:20]!r} (accept, reject or add)"])
@@ -191,7 +198,8 @@ def create_app(
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return page(request, "message.html", exc.status_code, title="Not found", message=exc.detail)
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        return page(request, "message.html", exc.status_code, title=title, message=exc.detail)
 
     routes = [
         Route("/", index),
@@ -206,9 +214,16 @@ def create_app(
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     handlers = {UploadTooLarge: too_large, CsrfError: forbidden, HTTPException: http_error}
-    app = Starlette(routes=routes, exception_handlers=handlers, on_shutdown=[store.shutdown])
-    app.state.store, app.state.workbench = store, workbench
-    return Guard(app, secret, max_upload_bytes, allowed_hosts)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        store.shutdown()
+
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    guard = Guard(app, secret, max_upload_bytes, allowed_hosts)
+    guard.store, guard.workbench = store, workbench  # for tests and the benchmark
+    return guard
 
 
 def score(row: dict, label: str) -> float:
