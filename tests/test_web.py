@@ -16,7 +16,10 @@ from typer.testing import CliRunner
 from pipelines.cli import app as cli
 from pipelines.web.app import create_app
 
-from .test_web_helpers import ANNOTATOR, csrf_of, make_workbench, wait_done, web_project  # noqa: F401
+from . import test_web_helpers as helpers
+from .test_web_helpers import ANNOTATOR, csrf_of, make_workbench, wait_done
+
+web_project = helpers.web_project  # the fixture, shared with test_web_e2e.py
 
 HOSTS = frozenset({"testserver"})
 

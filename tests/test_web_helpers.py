@@ -8,12 +8,12 @@ and one bad file: the batch the issue's end-to-end test uploads.
 
 from __future__ import annotations
 
+import _socket
 import re
 import socket
 import time
 from pathlib import Path
 
-import _socket
 import pytest
 
 from .conftest import RAW

@@ -57,7 +57,14 @@ function linkChips() {
     chip.addEventListener("click", (event) => {
       if (!mine.length) return;
       event.preventDefault();
-      mine[0].scrollIntoView({ behavior: "smooth", block: "center" });
+      const pane = document.querySelector("article.document");
+      if (pane && pane.scrollHeight > pane.clientHeight) {
+        // scroll the text pane only, so the labels stay where the reader is
+        const top = mine[0].getBoundingClientRect().top - pane.getBoundingClientRect().top + pane.scrollTop;
+        pane.scrollTo({ top: top - pane.clientHeight / 3, behavior: "smooth" });
+      } else {
+        mine[0].scrollIntoView({ behavior: "smooth", block: "center" });
+      }
       light(true);
       setTimeout(() => light(false), 1500);
     });
