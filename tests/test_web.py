@@ -337,3 +337,53 @@ def test_segments_cover_the_region_and_anchor_each_quote():
     covered = {s.text: s.labels for s in parts if s.labels}
     assert covered == {"Alpha beta ": ["a"], "gamma.": ["a", "b"], " Delta": ["b"], "Outro.": ["b"]}
     assert [a for s in parts for a in s.anchors] == ["ev-a-0", "ev-b-0", "ev-b-1"]
+
+
+def test_progress_page_while_a_batch_is_loading(client):
+    import threading
+
+    release = threading.Event()
+    real = client.workbench.resolver
+
+    def slow(spec):
+        release.wait(30)
+        return real(spec)
+
+    client.workbench.resolver = slow
+    posted = client.post(
+        "/tag", data={"csrf": token(client), "text": "neglect", "model": "lexicon"}, follow_redirects=False
+    )
+    url = posted.headers["location"]
+    try:
+        page = client.get(url).text
+        assert 'id="progress-bar"' in page and f'data-status-url="{url}/status"' in page
+        assert 'http-equiv="refresh"' in page  # still updates without JavaScript
+        assert client.get(f"{url}/status").json()["status"] == "loading"
+        assert client.get(f"{url}/export.csv").status_code == 404  # nothing to export yet
+    finally:
+        release.set()
+    assert wait_done(client.get, url)["status"] == "done"
+
+
+def test_a_full_disk_is_said_and_nothing_claims_to_be_recorded(client, web_project, monkeypatch):
+    import errno
+
+    import pipelines.web.uploads as uploads
+    import pipelines.web.workbench as workbench
+
+    project, _ = web_project
+    url = upload(client, inbox_files(project))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(workbench, "record", full)
+    form = {"csrf": token(client), "action": "reject", "task": "harm_type", "label": "neglect", "note": "no"}
+    response = client.post(f"{url}/review/0/correct", data=form)
+    assert response.status_code == 507 and "No space left" in response.text and 'id="recorded"' not in response.text
+    monkeypatch.setattr(uploads.shutil, "copyfileobj", full)
+    stored = client.post(
+        "/tag", data={"csrf": token(client)}, files=[("files", ("a.txt", b"There was neglect.", "text/plain"))]
+    )
+    assert stored.status_code == 507 and "could not store the upload" in stored.text
+    assert client.get("/").status_code == 200

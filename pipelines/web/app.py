@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -88,12 +89,18 @@ def create_app(
         received: list[uploads.Upload] = []
         files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
         files.sort(key=lambda f: uploads.walk_key(uploads.display_name(f.filename, 0)))
-        for index, upload in enumerate(files):
-            received.append(uploads.save(upload.file, upload.filename, index, folder))
         text = form.get("text")
-        if isinstance(text, str) and text.strip():
-            received.append(uploads.save_text(text, folder, len(received)))
-        await form.close()
+        try:
+            for index, upload in enumerate(files):
+                received.append(uploads.save(upload.file, upload.filename, index, folder))
+            if isinstance(text, str) and text.strip():
+                received.append(uploads.save_text(text, folder, len(received)))
+        except OSError as exc:  # full disk, quota: say so, keep serving, leave nothing behind
+            shutil.rmtree(folder, ignore_errors=True)
+            message = f"The server could not store the upload ({exc.strerror or exc}); nothing was tagged."
+            return page(request, "message.html", 507, title="Upload not stored", message=message)
+        finally:
+            await form.close()
         if not received:
             folder.rmdir()
             return page(request, "message.html", 400, title="Nothing to tag", message="Paste text or choose files.")
@@ -179,6 +186,10 @@ def create_app(
         except CorrectionError as exc:
             context |= {"recorded": None, "undone": None, "problems": exc.problems, "form": value}
             return page(request, "review.html", 422, **context)
+        except OSError as exc:  # full disk: the line was not written, and the page must not say it was
+            problems = [f"could not write to {workbench.corrections_dir} ({exc.strerror or exc}): nothing recorded"]
+            context |= {"recorded": None, "undone": None, "problems": problems, "form": value}
+            return page(request, "review.html", 507, **context)
         return RedirectResponse(f"/batch/{batch.id}/review/{n}?recorded={decision.id}#decisions", 303)
 
     async def undo(request: Request) -> Response:
