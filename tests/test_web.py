@@ -387,3 +387,18 @@ def test_a_full_disk_is_said_and_nothing_claims_to_be_recorded(client, web_proje
     )
     assert stored.status_code == 507 and "could not store the upload" in stored.text
     assert client.get("/").status_code == 200
+
+
+def test_two_uploads_with_one_name_stay_two_documents(client):
+    from pipelines.web.security import host_name
+
+    files = [
+        ("same.txt", b"Review one. There was chronic neglect here."),
+        ("same.txt", b"Review two. Police attended."),
+    ]
+    url = upload(client, files)
+    rows = [json.loads(line) for line in client.get(f"{url}/export.jsonl").text.splitlines()]
+    assert [r["source"] for r in rows] == ["same.txt", "same.txt (2)"]
+    assert "Police attended" in client.get(f"{url}/review/1").text
+    assert "Police attended" not in client.get(f"{url}/review/0").text
+    assert [host_name(h) for h in ("[::1]:8000", "127.0.0.1:80", "localhost")] == ["[::1]", "127.0.0.1", "localhost"]

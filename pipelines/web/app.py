@@ -88,13 +88,14 @@ def create_app(
         folder = Path(tempfile.mkdtemp(prefix="reviewtag-web-"))
         received: list[uploads.Upload] = []
         files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
-        files.sort(key=lambda f: uploads.walk_key(uploads.display_name(f.filename, 0)))
+        named = sorted(((uploads.display_name(f.filename, i), f) for i, f in enumerate(files)), key=by_walk)
+        taken: set[str] = set()
         text = form.get("text")
         try:
-            for index, upload in enumerate(files):
-                received.append(uploads.save(upload.file, upload.filename, index, folder))
+            for index, (name, upload) in enumerate(named):
+                received.append(uploads.save(upload.file, uploads.unique(name, taken), index, folder))
             if isinstance(text, str) and text.strip():
-                received.append(uploads.save_text(text, folder, len(received)))
+                received.append(uploads.save_text(text, uploads.unique("pasted text", taken), folder, len(received)))
         except OSError as exc:  # full disk, quota: say so, keep serving, leave nothing behind
             shutil.rmtree(folder, ignore_errors=True)
             message = f"The server could not store the upload ({exc.strerror or exc}); nothing was tagged."
@@ -235,6 +236,10 @@ def create_app(
     guard = Guard(app, secret, max_upload_bytes, allowed_hosts)
     guard.store, guard.workbench = store, workbench  # for tests and the benchmark
     return guard
+
+
+def by_walk(named: tuple[str, UploadFile]) -> list[tuple[int, str]]:
+    return uploads.walk_key(named[0])
 
 
 def score(row: dict, label: str) -> float:

@@ -66,7 +66,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        host = headers.get(b"host", b"").decode("latin-1").rsplit(":", 1)[0] if b"host" in headers else ""
+        host = host_name(headers.get(b"host", b"").decode("latin-1"))
         if self.allowed_hosts is not None and host not in self.allowed_hosts:
             await _plain(send, 400, "Unknown Host header: open the page as http://127.0.0.1:<port>/")
             return
@@ -101,6 +101,13 @@ class Guard:
             await send(message)
 
         await self.app(scope, counted, with_headers)
+
+
+def host_name(header: str) -> str:
+    """The Host header without its port ('[::1]:8000' -> '[::1]', '127.0.0.1:8000' -> '127.0.0.1')."""
+    if header.startswith("["):
+        return header[: header.find("]") + 1] if "]" in header else header
+    return header.rsplit(":", 1)[0]
 
 
 def sign(secret: bytes, nonce: str) -> str:

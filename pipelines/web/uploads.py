@@ -65,6 +65,17 @@ def display_name(client_name: str | None, index: int) -> str:
     return "/".join(parts)[-200:] or f"upload-{index + 1}"
 
 
+def unique(name: str, taken: set[str]) -> str:
+    """Two uploads with one name (the same file chosen twice, or as a file and inside a folder) must
+    stay two documents on the page: the second becomes `name (2)`."""
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name} ({n})"
+    taken.add(candidate)
+    return candidate
+
+
 def walk_key(name: str) -> list[tuple[int, str]]:
     """Sort key that lists uploads in the order `reviewtag tag FOLDER` reads them (os.walk, sorted):
     a folder's files first, then its sub-folders, so the export matches the CLI's row order."""
@@ -72,9 +83,8 @@ def walk_key(name: str) -> list[tuple[int, str]]:
     return [(1, p) for p in parts[:-1]] + [(0, parts[-1])]
 
 
-def save(stream: BinaryIO, client_name: str | None, index: int, folder: Path) -> Upload:
-    """Store one upload under a server-chosen name (or refuse it by content)."""
-    name = display_name(client_name, index)
+def save(stream: BinaryIO, name: str, index: int, folder: Path) -> Upload:
+    """Store one upload (`name`: its display name) under a server-chosen name, or refuse it by content."""
     head = stream.read(8192)
     suffix, refused = judge(head)
     if refused:
@@ -86,9 +96,9 @@ def save(stream: BinaryIO, client_name: str | None, index: int, folder: Path) ->
     return Upload(name, path=path)
 
 
-def save_text(text: str, folder: Path, index: int) -> Upload:
+def save_text(text: str, name: str, folder: Path, index: int) -> Upload:
     """Pasted text is read as a .txt file: markup inside it shows as typed (only a whole pasted HTML page,
     starting with <html>, is read as HTML, as `reviewtag tag` would read it)."""
     path = folder / f"{index:05d}.txt"
     path.write_text(text, encoding="utf-8", newline="")
-    return Upload("pasted text", path=path)
+    return Upload(name, path=path)
