@@ -314,8 +314,12 @@ def record(
     correction, problem = parse_line(json.dumps({k: v for k, v in fields_.items() if v is not None}), origin)
     if problem:
         raise CorrectionError([problem])
-    existing, _ = read_corrections(directory)
-    problems = [p for p in validate([*existing, correction], texts, vocabulary) if origin in p]
-    if problems:
-        raise CorrectionError(problems)
-    return path, append_correction(path, correction)
+    # One lock over the whole folder from reading to appending: two tabs (or two annotators) that
+    # decide the same label on the same day cannot both pass validation and leave a contradiction
+    # that would fail the next `dvc repro`.
+    with _locked(Path(directory) / "corrections"):
+        existing, _ = read_corrections(directory)
+        problems = [p for p in validate([*existing, correction], texts, vocabulary) if origin in p]
+        if problems:
+            raise CorrectionError(problems)
+        return path, append_correction(path, correction)

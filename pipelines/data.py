@@ -28,6 +28,11 @@ class TaskData:
     splits: dict[str, SplitData]
 
 
+def learnable_labels(task: str, split_report: str | Path = SPLIT_REPORT) -> list[str]:
+    """The labels with enough training support to be learned per label (`split.min_support`)."""
+    return json.loads(Path(split_report).read_text(encoding="utf-8"))["active_labels"][task]
+
+
 def load_task_data(
     task: str,
     dataset_dir: str | Path = DATASET_DIR,
@@ -41,7 +46,7 @@ def load_task_data(
     dataset = load_from_disk(str(dataset_dir))
     vocabulary = dataset["train"].features[f"{task}_labels"].feature.names
     if labels is None:
-        labels = json.loads(Path(split_report).read_text(encoding="utf-8"))["active_labels"][task]
+        labels = learnable_labels(task, split_report)
     elif labels == "all":
         labels = list(vocabulary)
     unknown = [label for label in labels if label not in vocabulary]

@@ -166,6 +166,44 @@ def test_record_appends_one_validated_line_and_refuses_an_invalid_one(tmp_path):
     assert path.read_text() == written
 
 
+def test_two_tabs_deciding_the_same_label_at_once_cannot_both_pass(tmp_path, monkeypatch):
+    """Validation and append happen under one lock: with the read slowed down so that the two
+    threads overlap, the second one sees the first one's line and is refused."""
+    import threading
+    import time
+
+    import pipelines.corrections as corrections
+
+    slow_read = corrections.read_corrections
+
+    def read_slowly(location):
+        found = slow_read(location)
+        time.sleep(0.3)
+        return found
+
+    monkeypatch.setattr(corrections, "read_corrections", read_slowly)
+    add = json.loads(line())
+    remove = add | {"action": "remove", "evidence": "", "note": "not stated", "annotator": "reader-2"}
+    outcomes: list[str] = []
+
+    def decide(fields):
+        try:
+            record(fields, TEXTS, VOCAB, tmp_path)
+            outcomes.append("written")
+        except CorrectionError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=decide, args=(fields,)) for fields in (add, remove)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused", "written"]
+    corrections_on_disk, problems = read_corrections(tmp_path)
+    assert len(corrections_on_disk) == 1 and not problems
+    assert not validate(corrections_on_disk, TEXTS, VOCAB)
+
+
 @pytest.fixture()
 def labelled_project(tmp_path, monkeypatch):
     """A project folder with the real interim corpus (ingest..dedup) and an empty corrections folder."""

@@ -49,5 +49,9 @@ def load_classifier(directory: str | Path) -> ReviewClassifier:
     meta_path = directory / META_FILE
     if not meta_path.is_file():
         raise FileNotFoundError(f"{directory}: not a reviewtag model directory (no {META_FILE})")
+    from pipelines.classifiers.routed import RoutedClassifier, is_routed
+
+    if is_routed(directory):  # a learned kind with lexicon rules for its few-shot labels
+        return RoutedClassifier.load(directory)
     kind = json.loads(meta_path.read_text(encoding="utf-8"))["kind"]
     return classifier_class(kind).load(directory)

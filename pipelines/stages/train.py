@@ -18,8 +18,8 @@ import numpy as np
 
 from pipelines.classifiers import classifier_class
 from pipelines.classifiers.base import CV_PROBA_FILE
-from pipelines.config import LabelConfig, TrainConfig, kind_config, load_section
-from pipelines.data import TaskData, load_task_data
+from pipelines.config import LabelConfig, LexiconConfig, TrainConfig, kind_config, load_section
+from pipelines.data import TaskData, learnable_labels, load_task_data
 from pipelines.evaluation.metrics import scores
 from pipelines.taxonomy import load_taxonomy
 
@@ -27,13 +27,24 @@ log = logging.getLogger(__name__)
 MODELS_DIR = Path("models")
 
 
-def build(kind: str, task: str, labels: list[str], params: dict):
+def build(kind: str, task: str, labels: list[str], params: dict, learnable: list[str] | None = None):
+    """A model over every label in `labels`. Kinds that learn per label learn the `learnable` ones
+    (enough training support) and route the rest through the lexicon's rules (classifiers/routed.py);
+    the lexicon needs no examples and the ensemble's members already cover every label."""
     cls = classifier_class(kind)
     if kind == "lexicon":
         return cls(task, labels, {}, lexicon_path=params.get("lexicon", ""))
     if kind == "ensemble":
         return cls(task, labels, params, models_dir=MODELS_DIR)
-    return cls(task, labels, params)
+    learnable = list(labels) if learnable is None else [label for label in labels if label in learnable]
+    few_shot = [label for label in labels if label not in learnable]
+    if not few_shot:
+        return cls(task, labels, params)
+    from pipelines.classifiers.lexicon import LexiconClassifier
+    from pipelines.classifiers.routed import RoutedClassifier
+
+    lexicon_path = load_section("lexicon", LexiconConfig).lexicon
+    return RoutedClassifier(cls(task, learnable, params), LexiconClassifier(task, few_shot, {}, lexicon_path))
 
 
 def cv_scores(y: np.ndarray, folds: np.ndarray, predicted: np.ndarray, labels: list[str]) -> dict:
@@ -51,10 +62,11 @@ def cv_scores(y: np.ndarray, folds: np.ndarray, predicted: np.ndarray, labels: l
 def train(
     kind: str, task: str, params: dict, cv: bool, taxonomy_version: str, out_dir: Path, data: TaskData | None = None
 ):
-    data = data or load_task_data(task)
+    learnable = learnable_labels(task) if data is None else None
+    data = data or load_task_data(task, labels="all")
     train_split, validation = data.splits["train"], data.splits["validation"]
     started = time.perf_counter()
-    model = build(kind, task, data.labels, params)
+    model = build(kind, task, data.labels, params, learnable)
     model.fit(train_split.texts, train_split.y, validation=(validation.texts, validation.y))
     model.tune(validation.texts, validation.y)
     model.meta.taxonomy_version = taxonomy_version
