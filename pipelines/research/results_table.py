@@ -34,7 +34,8 @@ def overview(metrics: dict, champions: dict) -> str:
             cells = [pair(result.get(split, {}).get("reader")) for split, _ in SPLITS]
             test = result["test"]
             few = test["reader"]["few_shot"]
-            cells += [pair(test["keyword"]), f"{few['macro_f1']:.3f} ({len(few['support'])} labels)"]
+            few_cell = f"{few['macro_f1']:.3f} ({len(few['support'])} labels)" if few["support"] else "– (none)"
+            cells += [pair(test["keyword"]), few_cell]
             lines.append(f"| {task} | {mark} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
