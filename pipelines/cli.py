@@ -252,6 +252,39 @@ def promote(
 
 
 @app.command()
+def refit(
+    kind: Annotated[str, typer.Argument(help="a model kind, or champion (each task's champion kind)")] = "champion",
+    task: Annotated[str | None, typer.Option(help="harm_type | learning_theme (default: both)")] = None,
+    register: Annotated[bool, typer.Option(help="log to MLflow as a new version linked to the recipe's run")] = True,
+) -> None:
+    """Refit a recipe on every labelled year (train + validation + test) into models/refit/<task>/<kind>."""
+    import json
+
+    from pipelines import refit as refitting
+    from pipelines.classifiers.resolve import CHAMPIONS
+    from pipelines.config import SplitConfig, TrackingConfig, load_section
+    from pipelines.data import load_task_data
+
+    min_support = load_section("split", SplitConfig).min_support
+    for t in [task] if task else ["harm_type", "learning_theme"]:
+        chosen = kind
+        if kind == "champion":
+            if not CHAMPIONS.is_file():
+                fail(f"{CHAMPIONS} is missing: run `dvc repro` first, or name a kind")
+            chosen = json.loads(CHAMPIONS.read_text(encoding="utf-8"))["champions"][t]["kind"]
+        try:
+            directory = refitting.refit(t, chosen, load_task_data(t, labels="all"), min_support)
+        except (FileNotFoundError, ValueError) as exc:
+            fail(f"{t}/{chosen}: {exc}")
+        line = f"{t}: {chosen} refit on every labelled year -> {directory}"
+        if register:
+            run = refitting.register(t, chosen, directory, load_section("tracking", TrackingConfig))
+            recipe = run["recipe_run_id"] or "not found"
+            line += f"; registered {t}-{chosen} version {run['version']} (recipe run {recipe})"
+        typer.echo(line)
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to bind; anything but loopback exposes the page")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,

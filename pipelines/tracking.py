@@ -90,7 +90,13 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
 
 
 def log_model_run(
-    task: str, kind: str, model_dir: Path, metrics: dict[str, dict], plots: list[Path], config: TrackingConfig
+    task: str,
+    kind: str,
+    model_dir: Path,
+    metrics: dict[str, dict],
+    plots: list[Path],
+    config: TrackingConfig,
+    tags: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One run per (task, model version): params, lineage, split metrics as scalars, the per-label
     table, plots and the pyfunc model (registered). Returns run id and model version."""
@@ -123,6 +129,7 @@ def log_model_run(
                 "mlflow.source.git.commit": git_commit(),
                 "dataset.dvc_md5": data_hash,
                 "taxonomy_version": meta.get("taxonomy_version", ""),
+                **(tags or {}),
             }
         )
         for split, result in metrics.items():
@@ -152,6 +159,22 @@ def log_model_run(
         version = str(info.registered_model_version) if config.register else ""
         mlflow.set_tag("reviewtag.model_version", version)
     return {"run_id": run.info.run_id, "version": version, "new": True}
+
+
+def recipe_run(task: str, kind: str) -> str | None:
+    """The newest run of `task`/`kind` fitted on the temporal split (not a refit): the run whose test
+    figures describe the recipe."""
+    import mlflow
+
+    for run in mlflow.search_runs(
+        search_all_experiments=True,
+        filter_string=f"tags.`reviewtag.task` = '{task}' and tags.`reviewtag.kind` = '{kind}'",
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    ):
+        if "reviewtag.refit_of" not in run.data.tags:
+            return run.info.run_id
+    return None
 
 
 def set_alias(task: str, kind: str, version: str, alias: str) -> None:

@@ -27,7 +27,14 @@ log = logging.getLogger(__name__)
 MODELS_DIR = Path("models")
 
 
-def build(kind: str, task: str, labels: list[str], params: dict, learnable: list[str] | None = None):
+def build(
+    kind: str,
+    task: str,
+    labels: list[str],
+    params: dict,
+    learnable: list[str] | None = None,
+    models_dir: Path = MODELS_DIR,
+):
     """A model over every label in `labels`. Kinds that learn per label learn the `learnable` ones
     (enough training support) and route the rest through the lexicon's rules (classifiers/routed.py);
     the lexicon needs no examples and the ensemble's members already cover every label."""
@@ -35,7 +42,7 @@ def build(kind: str, task: str, labels: list[str], params: dict, learnable: list
     if kind == "lexicon":
         return cls(task, labels, {}, lexicon_path=params.get("lexicon", ""))
     if kind == "ensemble":
-        return cls(task, labels, params, models_dir=MODELS_DIR)
+        return cls(task, labels, params, models_dir=models_dir)
     learnable = list(labels) if learnable is None else [label for label in labels if label in learnable]
     few_shot = [label for label in labels if label not in learnable]
     if not few_shot:
