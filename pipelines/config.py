@@ -191,6 +191,10 @@ def kind_config(kind: str, path: str | Path = PARAMS_FILE):
         from pipelines.classifiers.transformer_config import ItemsConfig
 
         return load_section(kind, ItemsConfig, path)
+    if kind == "quoted_items":
+        from pipelines.classifiers.transformer_config import QuotedItemsConfig
+
+        return load_section(kind, QuotedItemsConfig, path)
     if kind not in KIND_SECTIONS:
         raise ConfigError(f"unknown model kind {kind!r}")
     return load_section(kind, KIND_SECTIONS[kind], path)

@@ -100,3 +100,40 @@ def test_a_label_without_examples_is_assigned_through_its_description():
     ]
     proba = model.predict_proba(probe)[:, labels.index("safer_sleep")]
     assert proba[0] > proba[1] + 0.2
+
+
+def test_quoted_items_learn_from_the_quoted_item_and_round_trip(tmp_path):
+    """The readers' quotes mark which item carries a label: the model learns from those items alone
+    (MiniLM from its package, no download), scores reviews by their best item, and quotes that item."""
+    import json
+
+    from pipelines.classifiers.quoted import QuotedItemsClassifier, load_quotes
+
+    texts, y = synthetic(60, seed=1)
+    val_texts, val_y = synthetic(30, seed=2)
+    decisions = tmp_path / "decisions.jsonl"
+    with decisions.open("w") as out:  # a reader's decision file: one quote per label given
+        for i, (text, row) in enumerate(zip(texts, y, strict=True)):
+            given = []
+            for j in np.flatnonzero(row):
+                sentence = next(s for s in text.split(". ") if any(w in s for w in PHRASE_WORDS[LABELS[j]]))
+                given.append({"label": LABELS[j], "evidence": sentence.rstrip(".")})
+            out.write(json.dumps({"review_id": f"r{i}", "harm_type": given}) + "\n")
+    assert set(load_quotes([str(decisions)], "harm_type")) == set(LABELS)
+    model = QuotedItemsClassifier("harm_type", LABELS, {"quotes": [str(decisions)], "C": 1.0}).fit(texts, y)
+    assert all(n >= 10 for n in model.meta.extra["quoted_items"].values())
+    model.tune(val_texts, val_y)
+    assert (model.predict(val_texts) == val_y).mean() >= 0.9
+    model.save(tmp_path / "quoted")
+    loaded = load_classifier(tmp_path / "quoted")
+    np.testing.assert_allclose(loaded.predict_proba(val_texts), model.predict_proba(val_texts), atol=1e-6)
+    row = int(np.flatnonzero(val_y[:, 1])[0])
+    (start, end), *_ = loaded.evidence(val_texts[row], ["physical_abuse"], k=1)["physical_abuse"]
+    assert any(word in val_texts[row][start:end] for word in PHRASE_WORDS["physical_abuse"])
+
+
+PHRASE_WORDS = {
+    "neglect": ["dirty", "neglect", "poor home"],
+    "physical_abuse": ["bruises", "fracture", "head injury"],
+    "sexual_abuse": ["sexual abuse", "indecent", "rape"],
+}

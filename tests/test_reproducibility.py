@@ -20,7 +20,7 @@ from .helpers import make_tiny_bert
 pytest.importorskip("torch")
 # Scores of seeded CPU training are expected to match exactly; the stated tolerance leaves room
 # only for float summation order in the transformer's BLAS calls.
-TOLERANCE = {"lexicon": 0.0, "tfidf_linear": 0.0, "transformer": 0.01, "ensemble": 0.01}
+TOLERANCE = {"lexicon": 0.0, "tfidf_linear": 0.0, "transformer": 0.01, "quoted_items": 0.01, "ensemble": 0.01}
 
 
 def _project(tmp_path):
@@ -44,6 +44,12 @@ def _project(tmp_path):
         "max_windows": 8,
         "epochs": 20,
         "patience": 5,
+        "quantize_int8": False,
+    }
+    params["quoted_items"] |= {
+        "base_model": params["transformer"]["base_model"],
+        "max_length": 64,
+        "max_item_tokens": 32,
         "quantize_int8": False,
     }
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -1,4 +1,4 @@
-"""Model kinds behind one interface. Only `transformer` and `items` import torch, and only when asked for."""
+"""Model kinds behind one interface. Only the encoder kinds (transformer, items, quoted_items) import torch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipelines.classifiers.base import META_FILE, ModelMeta, ReviewClassifier, tune_thresholds
 
-KINDS = ("lexicon", "tfidf_linear", "transformer", "items", "ensemble")
+KINDS = ("lexicon", "tfidf_linear", "transformer", "items", "quoted_items", "ensemble")
 
 __all__ = [
     "KINDS",
@@ -37,6 +37,10 @@ def classifier_class(kind: str) -> type[ReviewClassifier]:
         from pipelines.classifiers.items import ItemsClassifier
 
         return ItemsClassifier
+    if kind == "quoted_items":
+        from pipelines.classifiers.quoted import QuotedItemsClassifier
+
+        return QuotedItemsClassifier
     if kind == "ensemble":
         from pipelines.classifiers.ensemble import EnsembleClassifier
 

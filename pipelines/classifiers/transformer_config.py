@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def default_base_model() -> str:
@@ -67,3 +67,21 @@ class ItemsConfig(TransformerConfig):
         _check(self.max_items >= 1, "items.max_items must be >= 1")
         _check(self.pooling in ("max", "noisy_or", "mean_top2"), "items.pooling must be max, noisy_or or mean_top2")
         _check(self.prior_strength >= 0 and self.prior_decay >= 0, "items prior settings must be >= 0")
+
+
+@dataclass
+class QuotedItemsConfig(ItemsConfig):
+    """Parameters of the kind taught by the readers' quotes (params.yaml section `quoted_items`): the
+    same frozen encoder over items, a per-label logistic regression on the quoted items, max pooling."""
+
+    pooling: str = "max"  # a review has a label when its best item has it (the evidence is that item)
+    C: float = 1.0  # inverse L2 strength of each label's logistic regression (chosen on CV)
+    quotes: list[str] = field(default_factory=lambda: ["data/gold/passes/decisions", "data/corrections"])
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from pipelines.config import _check
+
+        _check(self.pooling == "max", "quoted_items.pooling must be max")
+        _check(self.C > 0, "quoted_items.C must be positive")
+        _check(bool(self.quotes), "quoted_items.quotes must name at least one folder or file")

@@ -63,6 +63,35 @@ def throughput(task: str, summaries: list[str], reports: list[str]) -> dict:
     return results
 
 
+def bare_encoder_per_s(summaries: list[str], max_length: int = 256, batch_size: int = 32) -> float:
+    """Summaries per second through the base encoder alone (fp32, first 256 tokens, no head, no
+    windows, no quantisation): the machine reference the issue asks speeds to be given against,
+    since one benchmark box ran the transformer 2.2x faster than another."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from pipelines.classifiers.transformer_config import default_base_model
+
+    path = default_base_model()
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+
+    def run() -> None:
+        with torch.no_grad():
+            for start in range(0, len(summaries), batch_size):
+                batch = tokenizer(
+                    summaries[start : start + batch_size],
+                    truncation=True,
+                    max_length=max_length,
+                    padding=True,
+                    return_tensors="pt",
+                )
+                model(**batch)
+
+    run()  # warm-up
+    return round(len(summaries) / _timed(run, repeat=2), 1)
+
+
 def command_seconds(args: list[str], repeat: int = 3) -> float:
     return round(_timed(lambda: subprocess.run(args, capture_output=True, check=False), repeat=repeat), 2)
 
@@ -108,10 +137,14 @@ def main(argv: list[str] | None = None) -> None:
             "report_kb": [round(len(r.encode()) / 1024, 1) for r in reports],
         },
         "throughput": {task: throughput(task, summaries, reports) for task in ("harm_type", "learning_theme")},
+        "bare_encoder_summaries_per_s": bare_encoder_per_s(summaries),
         "cli_help_s": command_seconds([str(Path(sys.executable).with_name("reviewtag")), "--help"]),
         "cli_tag_one_s": tag_one_file_seconds(summaries[0]),
         "noop_repro_s": command_seconds(["dvc", "repro"], repeat=1),
     }
+    for kinds in result["throughput"].values():
+        for values in kinds.values():
+            values["vs_bare_encoder"] = round(values["summaries_per_s"] / result["bare_encoder_summaries_per_s"], 3)
     if args.cold:
         result["cold_stage_s"] = cold_stages()
         result["cold_total_s"] = round(float(np.sum(list(result["cold_stage_s"].values()))), 1)
@@ -128,14 +161,17 @@ def markdown(result: dict) -> str:
         f"Benchmark on {m['platform']}, Python {m['python']}, {m['cpus']} CPUs "
         f"({result['inputs']['summaries']} test summaries; full reports of {result['inputs']['report_kb']} KB).",
         "",
-        "| task | model | load s | summaries/s | × TF-IDF | s per full report |",
-        "|---|---|---:|---:|---:|---:|",
+        f"Reference: the bare encoder (fp32, 256 tokens, no head) ran {result['bare_encoder_summaries_per_s']} "
+        "summaries/s in the same run.",
+        "",
+        "| task | model | load s | summaries/s | × TF-IDF | × bare encoder | s per full report |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for task, kinds in result["throughput"].items():
         for kind, v in kinds.items():
             lines.append(
                 f"| {task} | {kind} | {v['load_s']} | {v['summaries_per_s']} | {v.get('vs_tfidf', '')} | "
-                f"{v['report_s_each']} |"
+                f"{v.get('vs_bare_encoder', '')} | {v['report_s_each']} |"
             )
     lines += [
         "",
