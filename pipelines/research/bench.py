@@ -21,7 +21,7 @@ import numpy as np
 
 OUT_JSON = Path("experiments/bench.json")
 OUT_MD = Path("experiments/bench.md")
-KINDS = ("lexicon", "tfidf_linear", "transformer", "ensemble")
+KINDS = ("lexicon", "tfidf_linear", "transformer", "quoted_items", "ensemble")
 
 
 def _timed(fn, repeat: int = 1) -> float:
