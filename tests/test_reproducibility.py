@@ -49,6 +49,7 @@ def _project(tmp_path):
     params["quoted_items"] |= {
         "base_model": params["transformer"]["base_model"],
         "max_length": 64,
+        "stride": 16,
         "max_item_tokens": 32,
         "quantize_int8": False,
     }
