@@ -24,13 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.classifiers.base import tune_thresholds
 from pipelines.classifiers.lexicon import LexiconClassifier
 from pipelines.config import LexiconConfig, kind_config, load_section
 from pipelines.data import learnable_labels, load_task_data
-from pipelines.evaluation.metrics import fold_scores, reader_scores
 from pipelines.items import item_spans
-from pipelines.research.head_search import use_search_experiment
+from pipelines.research.scoring import log_search_runs, search_scores
 from pipelines.taxonomy import TASKS
 
 OUT = Path("experiments/evidence_items_search.json")
@@ -137,18 +135,11 @@ def score(items: ItemData, name: str, lexicon: dict[str, np.ndarray], C: float, 
         return {"items": learned, "max": np.maximum(learned, lex), "mean": (learned + lex) / 2}[how]
 
     oof, val = combine(oof, lexicon["train"]), combine(val, lexicon["validation"])
-    labels, frequent = items.data.labels, items.frequent
-    thresholds = tune_thresholds(validation.y, val)
-    cv = fold_scores(train.y, (oof >= thresholds).astype(np.int8), train.folds, labels, frequent)
-    val_scores = reader_scores(validation.y, (val >= tune_thresholds(train.y, oof)).astype(np.int8), labels, frequent)
     return {
         "task": items.data.task,
         "candidate": name,
         "C": C,
-        "cv_micro_f1": cv["micro_f1"],
-        "cv_macro_f1": cv["macro_f1"],
-        "val_oof_micro_f1": val_scores["micro_f1"],
-        "val_oof_macro_f1": val_scores["macro_f1"],
+        **search_scores(train, validation, oof, val, items.data.labels, items.frequent),
         "seconds": round(time.perf_counter() - started, 1),
         **items.quote_coverage,
     }
@@ -180,13 +171,9 @@ def main(argv: list[str] | None = None) -> None:
             log.info("%s", results[-1])
     OUT.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     if not args.no_mlflow:
-        import mlflow
-
-        use_search_experiment()
-        for row in results:
-            with mlflow.start_run(run_name=f"{row['task']}: {row['candidate']} C={row['C']}"):
-                mlflow.log_params({"task": row["task"], "candidate": row["candidate"], "C": row["C"]})
-                mlflow.log_metrics({k: v for k, v in row.items() if k.endswith("_f1")})
+        log_search_runs(
+            results, ("task", "candidate", "C"), lambda row: f"{row['task']}: {row['candidate']} C={row['C']}"
+        )
 
 
 if __name__ == "__main__":

@@ -24,12 +24,10 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from pipelines.classifiers.base import tune_thresholds
 from pipelines.classifiers.lexicon import LexiconClassifier
 from pipelines.config import LexiconConfig, load_section
 from pipelines.data import learnable_labels, load_task_data
-from pipelines.evaluation.metrics import fold_scores, reader_scores
-from pipelines.research.head_search import use_search_experiment
+from pipelines.research.scoring import log_search_runs, search_scores
 from pipelines.taxonomy import TASKS
 
 OUT = Path("experiments/lexicon_stack_search.json")
@@ -127,18 +125,10 @@ def score(features: Features, name: str, fit: Fit) -> dict:
         held = train.folds == fold
         oof[held] = fit(~held, held)
     val = fit(np.ones(len(train.texts), dtype=bool), None)
-    thresholds = tune_thresholds(validation.y, val)  # as the train stage tunes them
-    cv = fold_scores(train.y, (oof >= thresholds).astype(np.int8), train.folds, labels, features.frequent)
-    val_scores = reader_scores(
-        validation.y, (val >= tune_thresholds(train.y, oof)).astype(np.int8), labels, features.frequent
-    )
     return {
         "task": features.data.task,
         "candidate": name,
-        "cv_micro_f1": cv["micro_f1"],
-        "cv_macro_f1": cv["macro_f1"],
-        "val_oof_micro_f1": val_scores["micro_f1"],
-        "val_oof_macro_f1": val_scores["macro_f1"],
+        **search_scores(train, validation, oof, val, labels, features.frequent),
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -157,13 +147,7 @@ def main(argv: list[str] | None = None) -> None:
             log.info("%s", results[-1])
     OUT.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     if not args.no_mlflow:
-        import mlflow
-
-        use_search_experiment()
-        for row in results:
-            with mlflow.start_run(run_name=f"{row['task']}: {row['candidate']}"):
-                mlflow.log_params({"task": row["task"], "candidate": row["candidate"]})
-                mlflow.log_metrics({k: v for k, v in row.items() if k.endswith("_f1")})
+        log_search_runs(results, ("task", "candidate"), lambda row: f"{row['task']}: {row['candidate']}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,38 @@
+"""How the recipe searches score a candidate, the way the champion is chosen and never on test."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipelines.classifiers.base import tune_thresholds
+from pipelines.data import SplitData
+from pipelines.evaluation.metrics import fold_scores, reader_scores
+
+
+def search_scores(
+    train: SplitData, validation: SplitData, oof: np.ndarray, val: np.ndarray, labels: list[str], frequent: list[str]
+) -> dict[str, float]:
+    """CV: the train folds' out-of-fold probabilities with thresholds tuned on validation (as the train
+    stage tunes them); and validation scored with thresholds tuned on the out-of-fold rows instead."""
+    thresholds = tune_thresholds(validation.y, val)
+    cv = fold_scores(train.y, (oof >= thresholds).astype(np.int8), train.folds, labels, frequent)
+    val_scores = reader_scores(validation.y, (val >= tune_thresholds(train.y, oof)).astype(np.int8), labels, frequent)
+    return {
+        "cv_micro_f1": cv["micro_f1"],
+        "cv_macro_f1": cv["macro_f1"],
+        "val_oof_micro_f1": val_scores["micro_f1"],
+        "val_oof_macro_f1": val_scores["macro_f1"],
+    }
+
+
+def log_search_runs(results: list[dict], params: tuple[str, ...], name) -> None:
+    """One MLflow run per candidate in the `head-search` experiment."""
+    import mlflow
+
+    from pipelines.research.head_search import use_search_experiment
+
+    use_search_experiment()
+    for row in results:
+        with mlflow.start_run(run_name=name(row)):
+            mlflow.log_params({k: row[k] for k in params})
+            mlflow.log_metrics({k: v for k, v in row.items() if k.endswith("_f1")})
