@@ -258,20 +258,16 @@ def refit(
     register: Annotated[bool, typer.Option(help="log to MLflow as a new version linked to the recipe's run")] = True,
 ) -> None:
     """Refit a recipe on every labelled year (train + validation + test) into models/refit/<task>/<kind>."""
-    import json
-
     from pipelines import refit as refitting
-    from pipelines.classifiers.resolve import CHAMPIONS
+    from pipelines.classifiers.resolve import CHAMPIONS, champion_kind
     from pipelines.config import SplitConfig, TrackingConfig, load_section
     from pipelines.data import load_task_data
 
     min_support = load_section("split", SplitConfig).min_support
     for t in [task] if task else ["harm_type", "learning_theme"]:
-        chosen = kind
-        if kind == "champion":
-            if not CHAMPIONS.is_file():
-                fail(f"{CHAMPIONS} is missing: run `dvc repro` first, or name a kind")
-            chosen = json.loads(CHAMPIONS.read_text(encoding="utf-8"))["champions"][t]["kind"]
+        chosen = champion_kind(t) if kind == "champion" else kind
+        if not chosen:
+            fail(f"no champion for {t} in {CHAMPIONS}: run `dvc repro` first, or name a kind")
         try:
             directory = refitting.refit(t, chosen, load_task_data(t, labels="all"), min_support)
         except (FileNotFoundError, ValueError) as exc:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.classifiers import ReviewClassifier, load_classifier
+from pipelines.classifiers import ReviewClassifier
+from pipelines.classifiers.base import read_meta
 from pipelines.data import TaskData
 from pipelines.stages.train import MODELS_DIR, build
 
@@ -26,29 +27,27 @@ REFIT_DIR = Path("models/refit")
 LABELLED_SPLITS = ("train", "validation", "test")
 
 
-def pooled(data: TaskData) -> tuple[list[str], np.ndarray, list[str]]:
-    """Texts, reader labels and ids of every labelled review."""
+def pooled(data: TaskData) -> tuple[list[str], np.ndarray]:
+    """Texts and reader labels of every labelled review."""
     parts = [data.splits[name] for name in LABELLED_SPLITS if name in data.splits]
-    texts = [text for part in parts for text in part.texts]
-    ids = [rid for part in parts for rid in part.ids]
-    return texts, np.vstack([part.y for part in parts]), ids
+    return [text for part in parts for text in part.texts], np.vstack([part.y for part in parts])
 
 
 def refit_kind(
     task: str, kind: str, data: TaskData, min_support: int, recipe_root: Path = MODELS_DIR, out_root: Path = REFIT_DIR
 ) -> ReviewClassifier:
     """One kind refit into `out_root/<task>/<kind>` (an ensemble needs its members refit there first)."""
-    recipe = load_classifier(recipe_root / task / kind)
-    texts, y, _ = pooled(data)
+    recipe = read_meta(recipe_root / task / kind)  # its parameters and thresholds; no weights needed
+    texts, y = pooled(data)
     support = y.sum(axis=0)
     learnable = [label for label, n in zip(data.labels, support, strict=True) if n >= min_support]
     started = time.perf_counter()
-    model = build(kind, task, data.labels, dict(recipe.meta.params), learnable, models_dir=out_root)
+    model = build(kind, task, data.labels, dict(recipe.params), learnable, models_dir=out_root)
     model.fit(texts, y)
-    tuned = dict(zip(recipe.labels, recipe.meta.thresholds, strict=True))
+    tuned = dict(zip(recipe.labels, recipe.thresholds, strict=True))
     model.meta.thresholds = [float(tuned.get(label, 0.5)) for label in model.labels]
-    model.meta.taxonomy_version = recipe.meta.taxonomy_version
-    model.meta.params = recipe.meta.params
+    model.meta.taxonomy_version = recipe.taxonomy_version
+    model.meta.params = recipe.params
     model.meta.extra.update(
         {
             "refit_of": str(recipe_root / task / kind),
@@ -69,8 +68,7 @@ def refit(
     task: str, kind: str, data: TaskData, min_support: int, recipe_root: Path = MODELS_DIR, out_root: Path = REFIT_DIR
 ) -> Path:
     """Refit `kind` (and, for an ensemble, each of its members first). Returns the model directory."""
-    recipe = load_classifier(recipe_root / task / kind)
-    members = list(recipe.meta.params.get("members", [])) if kind == "ensemble" else []
+    members = list(read_meta(recipe_root / task / kind).params.get("members", [])) if kind == "ensemble" else []
     for name in [*members, kind]:
         model = refit_kind(task, name, data, min_support, recipe_root, out_root)
         extra = model.meta.extra
@@ -84,5 +82,5 @@ def register(task: str, kind: str, model_dir: Path, config) -> dict:
 
     tracking.configure(config)
     recipe_run = tracking.recipe_run(task, kind) or ""
-    tags = {"reviewtag.refit_of": recipe_run or "unknown", "reviewtag.recipe_run_id": recipe_run}
+    tags = {tracking.REFIT_TAG: "train+validation+test", "reviewtag.recipe_run_id": recipe_run or "unknown"}
     return tracking.log_model_run(task, kind, model_dir, {}, [], config, tags=tags) | {"recipe_run_id": recipe_run}

@@ -161,6 +161,9 @@ def log_model_run(
     return {"run_id": run.info.run_id, "version": version, "new": True}
 
 
+REFIT_TAG = "reviewtag.refit"  # on runs of models refit on every labelled year (see pipelines/refit.py)
+
+
 def recipe_run(task: str, kind: str) -> str | None:
     """The newest run of `task`/`kind` fitted on the temporal split (not a refit): the run whose test
     figures describe the recipe."""
@@ -172,7 +175,7 @@ def recipe_run(task: str, kind: str) -> str | None:
         order_by=["attributes.start_time DESC"],
         output_format="list",
     ):
-        if "reviewtag.refit_of" not in run.data.tags:
+        if REFIT_TAG not in run.data.tags:
             return run.info.run_id
     return None
 

@@ -38,6 +38,11 @@ class ModelMeta:
         return {label: i for i, label in enumerate(self.labels)}
 
 
+def read_meta(directory: str | Path) -> ModelMeta:
+    """A saved model's kind, labels, thresholds and parameters, without loading its weights."""
+    return ModelMeta(**json.loads((Path(directory) / META_FILE).read_text(encoding="utf-8")))
+
+
 def tune_thresholds(
     y_true: np.ndarray, proba: np.ndarray, grid: Sequence[float] | None = None, default: float = 0.5
 ) -> np.ndarray:
@@ -137,7 +142,7 @@ class ReviewClassifier(ABC):
     @classmethod
     def load(cls, directory: str | Path) -> ReviewClassifier:
         directory = Path(directory)
-        meta = ModelMeta(**json.loads((directory / META_FILE).read_text(encoding="utf-8")))
+        meta = read_meta(directory)
         model = cls.__new__(cls)
         model.meta = meta
         model._load_weights(directory)

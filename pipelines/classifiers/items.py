@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from pipelines.classifiers.base import ReviewClassifier, Span
-from pipelines.classifiers.transformer import ENCODER_DIR, WindowEncoder
+from pipelines.classifiers.transformer import WindowEncoder, load_encoder_and_head, save_encoder_and_head
 from pipelines.classifiers.transformer_config import ItemsConfig, default_base_model
 from pipelines.items import item_spans
 
@@ -58,9 +58,10 @@ def pool(item_proba: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor
 
 class ItemsClassifier(ReviewClassifier):
     kind = "items"
+    config_class: type[ItemsConfig] = ItemsConfig  # subclasses with more parameters name theirs
 
     def __init__(self, task: str, labels: list[str], params: dict | None = None, encoder: WindowEncoder | None = None):
-        config = ItemsConfig(**(params or {}))
+        config = self.config_class(**(params or {}))
         config.base_model = config.base_model or default_base_model()
         super().__init__(task, labels, asdict(config))
         self.config = config
@@ -71,7 +72,7 @@ class ItemsClassifier(ReviewClassifier):
         self._last: dict[str, tuple[list[Span], np.ndarray]] = {}  # text hash -> (items, item probabilities)
 
     def fresh(self) -> ItemsClassifier:
-        twin = ItemsClassifier(self.meta.task, self.labels, asdict(self.config), encoder=self.encoder)
+        twin = type(self)(self.meta.task, self.labels, asdict(self.config), encoder=self.encoder)
         twin._item_cache = self._item_cache  # cross-validation encodes every item once
         return twin
 
@@ -192,15 +193,13 @@ class ItemsClassifier(ReviewClassifier):
 
     # --- persistence ----------------------------------------------------------------------------
     def _save_weights(self, directory: Path) -> None:
-        save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, str(directory / HEAD_FILE))
-        save_file({k: v.contiguous() for k, v in self.prior.items()}, str(directory / PRIOR_FILE))
-        self.encoder.fp32_model.save_pretrained(directory / ENCODER_DIR, safe_serialization=True)
-        self.encoder.tokenizer.save_pretrained(directory / ENCODER_DIR)
+        save_encoder_and_head(directory, self.encoder, self.head, HEAD_FILE)
+        if self.prior:  # kinds that start from no description prior have none to keep
+            save_file({k: v.contiguous() for k, v in self.prior.items()}, str(directory / PRIOR_FILE))
 
     def _load_weights(self, directory: Path) -> None:
-        self.config = ItemsConfig(**self.meta.params)
-        self.encoder = WindowEncoder(str(directory / ENCODER_DIR), self.config)
-        self.head = nn.Linear(self.encoder.dim, len(self.labels))
-        self.head.load_state_dict(load_file(str(directory / HEAD_FILE)))
-        self.prior = load_file(str(directory / PRIOR_FILE))
+        self.config = self.config_class(**self.meta.params)
+        self.encoder, self.head = load_encoder_and_head(directory, self.config, len(self.labels), HEAD_FILE)
+        prior = directory / PRIOR_FILE
+        self.prior = load_file(str(prior)) if prior.is_file() else {}
         self._item_cache, self._last = {}, {}

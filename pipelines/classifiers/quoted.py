@@ -16,25 +16,21 @@ review's positives are found by substring: the label's quotes that occur in its 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
 
-from pipelines.classifiers.items import HEAD_FILE, ItemsClassifier
-from pipelines.classifiers.transformer import ENCODER_DIR, WindowEncoder
-from pipelines.classifiers.transformer_config import QuotedItemsConfig, default_base_model
+from pipelines.classifiers.items import ItemsClassifier
+from pipelines.classifiers.transformer_config import QuotedItemsConfig
 
 NEVER = -30.0  # bias of a label with too few quoted items to learn: probability ~0, routed or missed
 
 
-def load_quotes(sources: list[str], task: str) -> dict[str, set[str]]:
-    """label -> quotes, from decision files (`{review_id, <task>: [{label, evidence}], keyword_check}`)
-    and correction files (`{task, label, action: add, evidence}`), in folders or single files."""
-    quotes: dict[str, set[str]] = {}
+def quoted_labels(sources: list[str], task: str) -> Iterator[tuple[str, str, str]]:
+    """(review id, label, quote) from decision files (`{review_id, <task>: [{label, evidence}],
+    keyword_check}`) and correction files (`{task, label, action: add, evidence}`), in folders or files."""
     for source in sources:
         path = Path(source)
         files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path] if path.is_file() else []
@@ -56,28 +52,20 @@ def load_quotes(sources: list[str], task: str) -> dict[str, set[str]]:
                     given.append((row.get("label"), row.get("evidence")))
                 for label, quote in given:
                     if label and quote and len(str(quote).split()) >= 3:
-                        quotes.setdefault(label, set()).add(str(quote))
+                        yield str(row.get("review_id", "")), label, str(quote)
+
+
+def load_quotes(sources: list[str], task: str) -> dict[str, set[str]]:
+    """label -> its quotes, whichever review they came from (a training text is matched by substring)."""
+    quotes: dict[str, set[str]] = {}
+    for _, label, quote in quoted_labels(sources, task):
+        quotes.setdefault(label, set()).add(quote)
     return quotes
 
 
 class QuotedItemsClassifier(ItemsClassifier):
     kind = "quoted_items"
-
-    def __init__(self, task: str, labels: list[str], params: dict | None = None, encoder: WindowEncoder | None = None):
-        config = QuotedItemsConfig(**(params or {}))
-        config.base_model = config.base_model or default_base_model()
-        super(ItemsClassifier, self).__init__(task, labels, asdict(config))  # skip ItemsConfig parsing
-        self.config = config
-        self.encoder = encoder or WindowEncoder(config.base_model, config)
-        self.head = nn.Linear(self.encoder.dim, len(self.labels))
-        self.prior = {}
-        self._item_cache: dict[str, np.ndarray] = {}
-        self._last = {}
-
-    def fresh(self) -> QuotedItemsClassifier:
-        twin = QuotedItemsClassifier(self.meta.task, self.labels, asdict(self.config), encoder=self.encoder)
-        twin._item_cache = self._item_cache
-        return twin
+    config_class = QuotedItemsConfig
 
     def fit(self, texts: list[str], y: np.ndarray, validation=None) -> QuotedItemsClassifier:
         from sklearn.linear_model import LogisticRegression
@@ -117,15 +105,3 @@ class QuotedItemsClassifier(ItemsClassifier):
             if a <= at < b:
                 return k
         return None
-
-    def _save_weights(self, directory: Path) -> None:
-        save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, str(directory / HEAD_FILE))
-        self.encoder.fp32_model.save_pretrained(directory / ENCODER_DIR, safe_serialization=True)
-        self.encoder.tokenizer.save_pretrained(directory / ENCODER_DIR)
-
-    def _load_weights(self, directory: Path) -> None:
-        self.config = QuotedItemsConfig(**self.meta.params)
-        self.encoder = WindowEncoder(str(directory / ENCODER_DIR), self.config)
-        self.head = nn.Linear(self.encoder.dim, len(self.labels))
-        self.head.load_state_dict(load_file(str(directory / HEAD_FILE)))
-        self.prior, self._item_cache, self._last = {}, {}, {}

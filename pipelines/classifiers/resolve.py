@@ -82,6 +82,13 @@ def _from_uri(uri: str, name: str = "", version: str = "") -> ResolvedModel:
     return ResolvedModel(classifier.meta.task, classifier, name or uri, version or uri.rsplit("/", 1)[-1])
 
 
+def champion_kind(task: str) -> str | None:
+    """The kind the last `dvc repro` chose for `task` (experiments/champions.json), if any."""
+    if not CHAMPIONS.is_file():
+        return None
+    return json.loads(CHAMPIONS.read_text(encoding="utf-8")).get("champions", {}).get(task, {}).get("kind")
+
+
 def resolve_task(spec: str, task: str, models_dir: Path = MODELS_DIR) -> ResolvedModel:
     if spec in KINDS:
         found = _local(task, spec, models_dir)
@@ -92,10 +99,9 @@ def resolve_task(spec: str, task: str, models_dir: Path = MODELS_DIR) -> Resolve
         found = _registry_champion(task, "champion")
         if found:
             return found
-        if CHAMPIONS.is_file():
-            kind = json.loads(CHAMPIONS.read_text(encoding="utf-8")).get("champions", {}).get(task, {}).get("kind")
-            if kind and (found := _local(task, kind, models_dir)):
-                return found
+        kind = champion_kind(task)
+        if kind and (found := _local(task, kind, models_dir)):
+            return found
         for kind in LOCAL_PREFERENCE:
             if found := _local(task, kind, models_dir):
                 return found

@@ -144,6 +144,22 @@ def aggregate(window_proba: np.ndarray, owner: np.ndarray, n_docs: int, how: str
     return np.add.reduceat(window_proba, starts, axis=0) / np.bincount(owner, minlength=n_docs)[:, None]
 
 
+def save_encoder_and_head(directory: Path, encoder: WindowEncoder, head: nn.Linear, head_file: str = HEAD_FILE) -> None:
+    """The encoder kinds' weights: the head as safetensors, the fp32 encoder and tokenizer beside it."""
+    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(directory / head_file))
+    encoder.fp32_model.save_pretrained(directory / ENCODER_DIR, safe_serialization=True)
+    encoder.tokenizer.save_pretrained(directory / ENCODER_DIR)
+
+
+def load_encoder_and_head(
+    directory: Path, config: TransformerConfig, n_labels: int, head_file: str = HEAD_FILE
+) -> tuple[WindowEncoder, nn.Linear]:
+    encoder = WindowEncoder(str(directory / ENCODER_DIR), config)
+    head = nn.Linear(encoder.dim, n_labels)
+    head.load_state_dict(load_file(str(directory / head_file)))
+    return encoder, head.eval()
+
+
 class TransformerClassifier(ReviewClassifier):
     kind = "transformer"
 
@@ -226,13 +242,8 @@ class TransformerClassifier(ReviewClassifier):
         return self._doc_proba(emb, owner, len(texts))
 
     def _save_weights(self, directory: Path) -> None:
-        save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, str(directory / HEAD_FILE))
-        self.encoder.fp32_model.save_pretrained(directory / ENCODER_DIR, safe_serialization=True)
-        self.encoder.tokenizer.save_pretrained(directory / ENCODER_DIR)
+        save_encoder_and_head(directory, self.encoder, self.head)
 
     def _load_weights(self, directory: Path) -> None:
         self.config = TransformerConfig(**self.meta.params)
-        self.encoder = WindowEncoder(str(directory / ENCODER_DIR), self.config)
-        self.head = nn.Linear(self.encoder.dim, len(self.labels))
-        self.head.load_state_dict(load_file(str(directory / HEAD_FILE)))
-        self.head.eval()
+        self.encoder, self.head = load_encoder_and_head(directory, self.config, len(self.labels))

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.classifiers.lexicon import LexiconClassifier
+from pipelines.classifiers.quoted import quoted_labels
 from pipelines.config import LexiconConfig, kind_config, load_section
 from pipelines.data import learnable_labels, load_task_data
 from pipelines.items import item_spans
@@ -39,18 +40,8 @@ log = logging.getLogger(__name__)
 def reader_quotes(task: str) -> dict[tuple[str, str], list[str]]:
     """(review id, label) -> the quotes both passes gave for it (blind labels and kept keyword labels)."""
     quotes: dict[tuple[str, str], list[str]] = {}
-    for path in sorted(DECISIONS.glob("*/*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            given = [(item["label"], item.get("evidence", "")) for item in row.get(task, [])]
-            given += [
-                (item["label"], item.get("evidence", ""))
-                for item in row.get("keyword_check", [])
-                if item.get("task") == task and item.get("decision") == "keep"
-            ]
-            for label, quote in given:
-                if quote:
-                    quotes.setdefault((row["review_id"], label), []).append(quote)
+    for review_id, label, quote in quoted_labels([str(DECISIONS)], task):
+        quotes.setdefault((review_id, label), []).append(quote)
     return quotes
 
 
