@@ -12,7 +12,9 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 import subprocess
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +34,26 @@ def configure(config: TrackingConfig, create: bool = True) -> str | None:
     """Point MLflow at the store (`MLFLOW_TRACKING_URI` wins over params). With create=False a local
     SQLite store that does not exist yet is left alone and None returned: reading a model must
     never create an empty store as a side effect."""
+    uri = store_uri(config, create)
+    if uri is None:
+        return None
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def store_uri(config: TrackingConfig, create: bool = True) -> str | None:
+    """The store's URI without importing MLflow; None for a local SQLite store that is not there
+    (with create=False)."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or config.uri
     if uri.startswith("sqlite:///"):
         database = Path(uri.removeprefix("sqlite:///"))
         if not create and not database.is_file():
             return None
-        database.parent.mkdir(parents=True, exist_ok=True)
-    import mlflow
-
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+        if create:
+            database.parent.mkdir(parents=True, exist_ok=True)
     return uri
 
 
@@ -199,12 +211,21 @@ def latest_version(task: str, kind: str) -> str | None:
     return str(max(int(v.version) for v in versions)) if versions else None
 
 
-def get_alias(task: str, alias: str) -> tuple[str, str] | None:
-    """(kind, version) of the registered model of `task` that holds `alias`, if any."""
+def get_alias(task: str, alias: str, uri: str | None = None) -> tuple[str, str] | None:
+    """(kind, version) of the registered model of `task` that holds `alias`, if any.
+
+    A local SQLite store (`uri`) is read directly, read-only: importing MLflow and opening its store
+    took ~3.5 s, most of `reviewtag tag`'s start-up on one file. Any other store, or a table this
+    reader does not recognise, goes through MlflowClient (the store `configure` set, or `uri`)."""
+    if uri and uri.startswith("sqlite:///"):
+        try:
+            return _sqlite_alias(Path(uri.removeprefix("sqlite:///")), task, alias)
+        except sqlite3.Error:
+            pass
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri) if uri else MlflowClient()
     for model in client.search_registered_models(filter_string=f"name LIKE '{task}-%'"):
         try:
             version = client.get_model_version_by_alias(model.name, alias)
@@ -212,6 +233,15 @@ def get_alias(task: str, alias: str) -> tuple[str, str] | None:
             continue
         return model.name.removeprefix(f"{task}-"), str(version.version)
     return None
+
+
+def _sqlite_alias(database: Path, task: str, alias: str) -> tuple[str, str] | None:
+    with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        rows = db.execute("SELECT name, version FROM registered_model_aliases WHERE alias = ?", (alias,)).fetchall()
+    mine = [(str(name).removeprefix(f"{task}-"), str(version)) for name, version in rows if name.startswith(f"{task}-")]
+    if len(mine) > 1:  # several workspaces hold the alias: MLflow knows which one is this user's
+        raise sqlite3.Error(f"alias {alias!r} of {task} held {len(mine)} times")
+    return mine[0] if mine else None
 
 
 def download_model_dir(model_uri: str, dst: str | Path) -> Path:

@@ -165,6 +165,8 @@ def test_promote_moves_the_champion_alias(project, monkeypatch):
     result = runner.invoke(app, ["promote", "tfidf_linear", "--task", "harm_type"])
     assert result.exit_code == 0, result.output
     assert tracking.get_alias("harm_type", "champion")[0] == "tfidf_linear"  # moved, not duplicated
+    # the direct read of the SQLite store that `tag` uses agrees with MlflowClient's answer
+    assert tracking.get_alias("harm_type", "champion", config.uri) == tracking.get_alias("harm_type", "champion")
     tagged = runner.invoke(app, ["tag", "inbox/notes.md", "-q"])  # champion now resolves through the registry
     assert rows_of(tagged.stdout)[0]["model"]["harm_type"]["name"] == "harm_type-tfidf_linear"
     result = runner.invoke(app, ["promote", "transformer", "--task", "harm_type"])

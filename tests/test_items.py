@@ -131,6 +131,21 @@ def test_quoted_items_learn_from_the_quoted_item_and_round_trip(tmp_path):
     (start, end), *_ = loaded.evidence(val_texts[row], ["physical_abuse"], k=1)["physical_abuse"]
     assert any(word in val_texts[row][start:end] for word in PHRASE_WORDS["physical_abuse"])
 
+    # a second model carrying the same encoder (the other task, in the champion) shares it once loaded,
+    # and the items the first one embedded are not encoded again
+    other = QuotedItemsClassifier("harm_type", LABELS, {"quotes": [str(decisions)], "C": 0.1}).fit(texts, y)
+    other.save(tmp_path / "other")
+    twin = load_classifier(tmp_path / "other")
+    assert twin.encoder is loaded.encoder
+    loaded.encoder.item_cache.clear()
+    encoded = []
+    original = loaded.encoder.embed_windows
+    loaded.encoder.embed_windows = lambda windows, progress=False: encoded.append(len(windows)) or original(windows)
+    loaded.predict_proba(val_texts[:3])
+    twin.predict_proba(val_texts[:3])
+    assert len(encoded) == 1  # embedded for the first model, reused by the second
+    assert model.encoder is not loaded.encoder  # an encoder being trained is never shared
+
 
 PHRASE_WORDS = {
     "neglect": ["dirty", "neglect", "poor home"],

@@ -68,13 +68,11 @@ class ItemsClassifier(ReviewClassifier):
         self.encoder = encoder or WindowEncoder(config.base_model, config)
         self.head = nn.Linear(self.encoder.dim, len(self.labels))
         self.prior: dict[str, torch.Tensor] = {}
-        self._item_cache: dict[str, np.ndarray] = {}
         self._last: dict[str, tuple[list[Span], np.ndarray]] = {}  # text hash -> (items, item probabilities)
 
     def fresh(self) -> ItemsClassifier:
-        twin = type(self)(self.meta.task, self.labels, asdict(self.config), encoder=self.encoder)
-        twin._item_cache = self._item_cache  # cross-validation encodes every item once
-        return twin
+        # the shared encoder holds the item cache: cross-validation encodes every item once
+        return type(self)(self.meta.task, self.labels, asdict(self.config), encoder=self.encoder)
 
     # --- items and their embeddings -----------------------------------------------------------
     def _items(self, texts: list[str]) -> tuple[list[list[Span]], np.ndarray, np.ndarray]:
@@ -85,18 +83,7 @@ class ItemsClassifier(ReviewClassifier):
         return spans, self._embed(pieces), owner
 
     def _embed(self, pieces: list[str]) -> np.ndarray:
-        keys = [hashlib.sha1(p.encode("utf-8")).hexdigest() for p in pieces]
-        todo = sorted({k: i for i, k in enumerate(keys) if k not in self._item_cache}.values())
-        if todo:
-            tok = self.encoder.tokenizer(
-                [pieces[i] for i in todo], truncation=True, max_length=self.config.max_item_tokens
-            )
-            fresh = self.encoder.embed_windows(tok["input_ids"], progress=len(todo) > 500)
-            self._item_cache.update({keys[i]: fresh[k] for k, i in enumerate(todo)})
-        out = np.stack([self._item_cache[k] for k in keys]) if keys else np.zeros((0, self.encoder.dim), np.float32)
-        if not self.encoder.keep_cache:  # tagging: do not pile up embeddings across batches
-            self._item_cache.clear()
-        return out
+        return self.encoder.embed_items(pieces, self.config.max_item_tokens)
 
     @staticmethod
     def _padded(emb: np.ndarray, owner: np.ndarray, n_docs: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,4 +189,4 @@ class ItemsClassifier(ReviewClassifier):
         self.encoder, self.head = load_encoder_and_head(directory, self.config, len(self.labels), HEAD_FILE)
         prior = directory / PRIOR_FILE
         self.prior = load_file(str(prior)) if prior.is_file() else {}
-        self._item_cache, self._last = {}, {}
+        self._last = {}

@@ -42,20 +42,23 @@ def _local(task: str, kind: str, models_dir: Path) -> ResolvedModel | None:
     return None
 
 
-def _tracking_store() -> str | None:
-    """The configured MLflow store, or None where it does not exist yet."""
+def _tracking_store(connect: bool = True) -> str | None:
+    """The configured MLflow store (MLflow pointed at it where `connect`), or None where it does not
+    exist yet."""
     from pipelines import tracking
     from pipelines.config import TrackingConfig, load_section
 
-    return tracking.configure(load_section("tracking", TrackingConfig), create=False)
+    config = load_section("tracking", TrackingConfig)
+    return tracking.configure(config, create=False) if connect else tracking.store_uri(config, create=False)
 
 
 def _registry_champion(task: str, alias: str) -> ResolvedModel | None:
-    if not _tracking_store():
+    uri = _tracking_store(connect=False)
+    if not uri:
         return None
     from pipelines import tracking
 
-    found = tracking.get_alias(task, alias)
+    found = tracking.get_alias(task, alias, uri)
     if not found:
         return None
     kind, version = found

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
+import weakref
+from collections import OrderedDict
 from dataclasses import asdict
 from pathlib import Path
 
@@ -27,6 +29,20 @@ from pipelines.classifiers.transformer_config import TransformerConfig, default_
 log = logging.getLogger(__name__)
 HEAD_FILE = "head.safetensors"
 ENCODER_DIR = "encoder"
+ITEM_CACHE_LIMIT = 20_000  # item embeddings kept while tagging (~30 MB): a listing's or a report's items, both tasks
+# What changes an encoder's output or speed; head-training settings do not, so kinds may share it.
+ENCODING_SETTINGS = (
+    "num_layers",
+    "max_length",
+    "stride",
+    "max_windows",
+    "batch_size",
+    "quantize_int8",
+    "num_threads",
+    "device",
+)
+# Encoders loaded from saved models, by weights and settings: see `shared_encoder`.
+_LOADED: weakref.WeakValueDictionary[tuple, WindowEncoder] = weakref.WeakValueDictionary()
 
 
 def pick_device(name: str) -> torch.device:
@@ -77,6 +93,31 @@ class WindowEncoder:
         # encode each text once. Off for tagging, so a long batch does not pile up embeddings.
         self.keep_cache = False
         self._cache: dict[str, np.ndarray] = {}
+        # Item embeddings by (tokens per item, text digest). While tagging it is bounded (least recently
+        # used out) rather than cleared, so a second model on the same encoder (the other task) reuses them.
+        self.item_cache: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
+
+    def embed_items(self, pieces: list[str], max_tokens: int) -> np.ndarray:
+        """Short texts (list items, sentences) → embeddings, each truncated to `max_tokens`; a piece
+        already in the item cache is not encoded again."""
+        keys = [(max_tokens, hashlib.sha1(p.encode("utf-8")).hexdigest()) for p in pieces]
+        todo = sorted({k: i for i, k in enumerate(keys) if k not in self.item_cache}.values())
+        found: dict[tuple[int, str], np.ndarray] = {}
+        if todo:
+            tok = self.tokenizer([pieces[i] for i in todo], truncation=True, max_length=max_tokens)
+            fresh = self.embed_windows(tok["input_ids"], progress=len(todo) > 500)
+            found = {keys[i]: fresh[k] for k, i in enumerate(todo)}
+        out = np.zeros((len(keys), self.dim), dtype=np.float32)
+        for row, key in enumerate(keys):
+            if key in found:
+                out[row] = found[key]
+            else:
+                out[row] = self.item_cache[key]
+                self.item_cache.move_to_end(key)
+        self.item_cache.update(found)
+        while not self.keep_cache and len(self.item_cache) > ITEM_CACHE_LIMIT:
+            self.item_cache.popitem(last=False)
+        return out
 
     def windows(self, text: str) -> list[list[int]]:
         ids = self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
@@ -151,10 +192,33 @@ def save_encoder_and_head(directory: Path, encoder: WindowEncoder, head: nn.Line
     encoder.tokenizer.save_pretrained(directory / ENCODER_DIR)
 
 
+def shared_encoder(model_dir: Path, config: TransformerConfig) -> WindowEncoder:
+    """The encoder of a saved model, loaded once per process for identical weights and settings.
+
+    Why: the champion's two tasks each carry a frozen copy of the same MiniLM. Loading it twice cost
+    ~1.5 s and 90 MB, and a review's items were embedded once per task; one shared encoder (with its
+    item cache) halves both. Weights are compared by content digest, so a fine-tuned or different
+    encoder is never mistaken for another; nothing here trains an encoder loaded this way."""
+    weights = sorted(model_dir.glob("*.safetensors"))
+    digest = hashlib.sha256()
+    for path in weights:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 22):
+                digest.update(chunk)
+    if not weights:  # a torch .bin checkpoint from elsewhere: not shared, never guessed equal
+        return WindowEncoder(str(model_dir), config)
+    key = (digest.hexdigest(), *(getattr(config, name) for name in ENCODING_SETTINGS))
+    encoder = _LOADED.get(key)
+    if encoder is None:
+        encoder = WindowEncoder(str(model_dir), config)
+        _LOADED[key] = encoder
+    return encoder
+
+
 def load_encoder_and_head(
     directory: Path, config: TransformerConfig, n_labels: int, head_file: str = HEAD_FILE
 ) -> tuple[WindowEncoder, nn.Linear]:
-    encoder = WindowEncoder(str(directory / ENCODER_DIR), config)
+    encoder = shared_encoder(directory / ENCODER_DIR, config)
     head = nn.Linear(encoder.dim, n_labels)
     head.load_state_dict(load_file(str(directory / head_file)))
     return encoder, head.eval()

@@ -43,8 +43,7 @@ def score_candidate(task: str, params: dict, shared) -> dict:
     data, everything = load_task_data(task), load_task_data(task, labels="all")
     frequent = data.labels
     train, validation = data.splits["train"], data.splits["validation"]
-    model = ItemsClassifier(task, data.labels, params, encoder=shared.encoder)
-    model._item_cache = shared._item_cache
+    model = ItemsClassifier(task, data.labels, params, encoder=shared.encoder)  # its item cache is shared too
     started = time.perf_counter()
     model.fit(train.texts, train.y, validation=(validation.texts, validation.y))
     model.tune(validation.texts, validation.y)
