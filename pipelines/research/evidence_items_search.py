@@ -87,8 +87,14 @@ class ItemData:
             self._fitted[key] = self._fit_predict(fit_ids, score_ids, C)
         return self._fitted[key]
 
-    def _fit_predict(self, fit_ids: list[str], score_ids: list[str], C: float) -> np.ndarray:
+    def _fit_predict(
+        self, fit_ids: list[str], score_ids: list[str], C: float, emb: dict[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Per-label logistic regression on the quoted items of `fit_ids` (their item embeddings in `emb`,
+        by default the frozen encoder's) → each scored review's best item probability."""
         from sklearn.linear_model import LogisticRegression
+
+        emb = self.emb if emb is None else emb
 
         index = {rid: i for i, rid in enumerate(self.train.ids)}
         labels = self.data.labels
@@ -98,16 +104,16 @@ class ItemData:
             for rid in fit_ids:
                 if self.train.y[index[rid], j]:
                     items = self.positive.get((rid, j), set())
-                    xs += [self.emb[rid][k] for k in items]
+                    xs += [emb[rid][k] for k in items]
                     ys += [1] * len(items)
                 else:
-                    xs += list(self.emb[rid])
-                    ys += [0] * len(self.emb[rid])
+                    xs += list(emb[rid])
+                    ys += [0] * len(emb[rid])
             if sum(ys) < 2:
                 continue  # nothing to learn: never predicted by this model
             model = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(np.stack(xs), ys)
             for i, rid in enumerate(score_ids):
-                out[i, j] = model.predict_proba(self.emb[rid])[:, 1].max()
+                out[i, j] = model.predict_proba(emb[rid])[:, 1].max()
         return out
 
 
