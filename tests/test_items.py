@@ -137,13 +137,21 @@ def test_quoted_items_learn_from_the_quoted_item_and_round_trip(tmp_path):
     other.save(tmp_path / "other")
     twin = load_classifier(tmp_path / "other")
     assert twin.encoder is loaded.encoder
-    loaded.encoder.item_cache.clear()
+    loaded.encoder.recent_calls.clear()
     encoded = []
     original = loaded.encoder.embed_windows
     loaded.encoder.embed_windows = lambda windows, progress=False: encoded.append(len(windows)) or original(windows)
     loaded.predict_proba(val_texts[:3])
     twin.predict_proba(val_texts[:3])
     assert len(encoded) == 1  # embedded for the first model, reused by the second
+    # a review's scores never depend on what was tagged before it (int8 scales activations per batch)
+    alone = loaded.predict_proba(val_texts[:1])
+    loaded.predict_proba(val_texts[:20])
+    loaded.encoder.recent_calls.clear()
+    loaded.predict_proba(val_texts[:20])
+    np.testing.assert_array_equal(loaded.predict_proba(val_texts[:1]), alone)
+    # nor on what is tagged with it: tagged alone or among 20, one review gets the same scores
+    np.testing.assert_allclose(loaded.predict_proba(val_texts[:20])[:1], alone, atol=1e-5)
     assert model.encoder is not loaded.encoder  # an encoder being trained is never shared
 
 

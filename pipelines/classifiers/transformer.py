@@ -29,7 +29,7 @@ from pipelines.classifiers.transformer_config import TransformerConfig, default_
 log = logging.getLogger(__name__)
 HEAD_FILE = "head.safetensors"
 ENCODER_DIR = "encoder"
-ITEM_CACHE_LIMIT = 20_000  # item embeddings kept while tagging (~30 MB): a listing's or a report's items, both tasks
+RECENT_ITEMS = 20_000  # item embeddings kept from recent tagging calls (~30 MB): a listing's or a report's items
 # What changes an encoder's output or speed; head-training settings do not, so kinds may share it.
 ENCODING_SETTINGS = (
     "num_layers",
@@ -93,31 +93,44 @@ class WindowEncoder:
         # encode each text once. Off for tagging, so a long batch does not pile up embeddings.
         self.keep_cache = False
         self._cache: dict[str, np.ndarray] = {}
-        # Item embeddings by (tokens per item, text digest). While tagging it is bounded (least recently
-        # used out) rather than cleared, so a second model on the same encoder (the other task) reuses them.
-        self.item_cache: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
+        # Training: item embeddings by (tokens per item, text digest), every item encoded once.
+        self.item_cache: dict[tuple[int, str], np.ndarray] = {}
+        # Tagging: the embeddings of the last few calls, by (tokens per item, digest of all the call's items).
+        self.recent_calls: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
 
     def embed_items(self, pieces: list[str], max_tokens: int) -> np.ndarray:
-        """Short texts (list items, sentences) → embeddings, each truncated to `max_tokens`; a piece
-        already in the item cache is not encoded again."""
+        """Short texts (list items, sentences) → embeddings, each truncated to `max_tokens`.
+
+        Why whole calls are reused while tagging, never single items: int8 activations are scaled per
+        batch, so an item's embedding shifts slightly with its batch-mates. Reusing items from another
+        call would make a review's scores depend on what was tagged before it. A call with exactly the
+        same items (the other task's model on the same reviews) gets exactly the same embeddings, so the
+        champion's two tasks embed a report once and every output equals an uncached run."""
         keys = [(max_tokens, hashlib.sha1(p.encode("utf-8")).hexdigest()) for p in pieces]
-        todo = sorted({k: i for i, k in enumerate(keys) if k not in self.item_cache}.values())
-        found: dict[tuple[int, str], np.ndarray] = {}
-        if todo:
-            tok = self.tokenizer([pieces[i] for i in todo], truncation=True, max_length=max_tokens)
-            fresh = self.embed_windows(tok["input_ids"], progress=len(todo) > 500)
-            found = {keys[i]: fresh[k] for k, i in enumerate(todo)}
-        out = np.zeros((len(keys), self.dim), dtype=np.float32)
-        for row, key in enumerate(keys):
-            if key in found:
-                out[row] = found[key]
-            else:
-                out[row] = self.item_cache[key]
-                self.item_cache.move_to_end(key)
-        self.item_cache.update(found)
-        while not self.keep_cache and len(self.item_cache) > ITEM_CACHE_LIMIT:
-            self.item_cache.popitem(last=False)
-        return out
+        if self.keep_cache:
+            todo = sorted({k: i for i, k in enumerate(keys) if k not in self.item_cache}.values())
+            if todo:
+                fresh = self._encode_items([pieces[i] for i in todo], max_tokens)
+                self.item_cache.update({keys[i]: fresh[k] for k, i in enumerate(todo)})
+            return np.stack([self.item_cache[k] for k in keys]) if keys else np.zeros((0, self.dim), np.float32)
+        call = (max_tokens, hashlib.sha1("\0".join(k for _, k in keys).encode()).hexdigest())
+        if call not in self.recent_calls:
+            unique = sorted({k: i for i, k in enumerate(keys)}.values())
+            fresh = self._encode_items([pieces[i] for i in unique], max_tokens)
+            row_of = {keys[i]: k for k, i in enumerate(unique)}
+            embeddings = fresh[[row_of[k] for k in keys]] if keys else fresh
+            embeddings.flags.writeable = False  # shared between the models that ask for the same call
+            self.recent_calls[call] = embeddings
+            while len(self.recent_calls) > 1 and sum(len(e) for e in self.recent_calls.values()) > RECENT_ITEMS:
+                self.recent_calls.popitem(last=False)
+        self.recent_calls.move_to_end(call)
+        return self.recent_calls[call]
+
+    def _encode_items(self, pieces: list[str], max_tokens: int) -> np.ndarray:
+        if not pieces:
+            return np.zeros((0, self.dim), np.float32)
+        tok = self.tokenizer(pieces, truncation=True, max_length=max_tokens)
+        return self.embed_windows(tok["input_ids"], progress=len(pieces) > 500)
 
     def windows(self, text: str) -> list[list[int]]:
         ids = self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]

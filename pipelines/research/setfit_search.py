@@ -109,12 +109,14 @@ def tune_encoder(encoder, pieces: dict[tuple[str, int], str], pairs: list[tuple]
 
 
 def embed_with(encoder, model, items: ItemData, ids: list[str], max_tokens: int) -> dict[str, np.ndarray]:
-    """Every item of the given reviews through the tuned model, int8 as the shipped encoder runs."""
+    """Every item of the given reviews through the tuned model, quantised where the shipped encoder is."""
     import torch
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantised = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    quantised = model
+    if encoder.config.quantize_int8:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantised = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     texts = {
         rid: text for split in (items.train, items.validation) for rid, text in zip(split.ids, split.texts, strict=True)
     }
