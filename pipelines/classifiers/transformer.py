@@ -228,6 +228,12 @@ def shared_encoder(model_dir: Path, config: TransformerConfig) -> WindowEncoder:
     return encoder
 
 
+def forget_recent_embeddings() -> None:
+    """Drop the tagging calls every loaded encoder keeps: a benchmark times encoding, not the cache."""
+    for encoder in list(_LOADED.values()):
+        encoder.recent_calls.clear()
+
+
 def load_encoder_and_head(
     directory: Path, config: TransformerConfig, n_labels: int, head_file: str = HEAD_FILE
 ) -> tuple[WindowEncoder, nn.Linear]:
