@@ -91,7 +91,7 @@ class ItemsClassifier(ReviewClassifier):
         x = torch.zeros((n_docs, max(int(counts.max(initial=1)), 1), emb.shape[1]))
         mask = torch.zeros(x.shape[:2])
         position = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
-        x[owner, position] = torch.from_numpy(emb)
+        x[owner, position] = torch.tensor(emb)  # a copy: cached embeddings are read-only
         mask[owner, position] = 1
         return x, mask
 
