@@ -150,7 +150,10 @@ class WindowEncoder:
         return [w for w, _ in pairs], np.asarray([i for _, i in pairs], dtype=int)
 
     @torch.inference_mode()
-    def embed_windows(self, windows: list[list[int]], progress: bool = False) -> np.ndarray:
+    def embed_windows(
+        self, windows: list[list[int]], progress: bool = False, model: nn.Module | None = None
+    ) -> np.ndarray:
+        """Token windows → embeddings through this encoder's model, or through `model` (a tuned copy)."""
         from tqdm import tqdm
 
         out = np.zeros((len(windows), self.dim), dtype=np.float32)
@@ -158,7 +161,7 @@ class WindowEncoder:
         batches = range(0, len(order), self.config.batch_size)
         for start in tqdm(batches, desc="encode", unit="batch", disable=not progress or None, leave=False):
             idx = order[start : start + self.config.batch_size]
-            out[idx] = self.embed(self.model, [windows[i] for i in idx]).float().cpu().numpy()
+            out[idx] = self.embed(model or self.model, [windows[i] for i in idx]).float().cpu().numpy()
         return out
 
     def embed(self, model: nn.Module, windows: list[list[int]]) -> torch.Tensor:

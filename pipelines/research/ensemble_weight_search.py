@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.classifiers import load_classifier
-from pipelines.classifiers.base import CV_PROBA_FILE
+from pipelines.classifiers.base import CV_PROBA_FILE, read_meta
 from pipelines.config import EnsembleConfig, load_section
 from pipelines.data import learnable_labels, load_task_data
 from pipelines.research.scoring import log_search_runs, search_scores
@@ -31,18 +31,19 @@ GRID = (0.5, 1.0, 2.0)
 log = logging.getLogger(__name__)
 
 
-def member_probabilities(task: str, members: list[str], models_dir: Path = Path("models")) -> tuple[dict, dict, list]:
-    """Each member's out-of-fold train and validation probabilities, over the members' label order."""
-    oof, val, labels = {}, {}, None
+def member_probabilities(task: str, members: list[str], models_dir: Path = Path("models")):
+    """The task's data over the members' labels, and each member's out-of-fold train and validation
+    probabilities."""
+    labels = read_meta(models_dir / task / members[0]).labels
+    data = load_task_data(task, labels=labels)
+    oof, val = {}, {}
     for kind in members:
         model = load_classifier(models_dir / task / kind)
-        labels = labels or model.labels
         if model.labels != labels:
             raise ValueError(f"{task}/{kind}: labels differ from the other members'")
-        data = load_task_data(task, labels=labels)
         oof[kind] = np.load(models_dir / task / kind / CV_PROBA_FILE, allow_pickle=False)
         val[kind] = model.predict_proba(data.splits["validation"].texts)
-    return oof, val, labels
+    return data, oof, val
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -53,8 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     members = load_section("ensemble", EnsembleConfig).members
     results = []
     for task in TASKS:
-        oof, val, labels = member_probabilities(task, members)
-        data = load_task_data(task, labels=labels)
+        data, oof, val = member_probabilities(task, members)
+        labels = data.labels
         frequent = [label for label in learnable_labels(task) if label in labels]
         for weights in itertools.product(GRID, repeat=len(members)):
             if max(weights) != 2.0 and weights != (1.0,) * len(members):

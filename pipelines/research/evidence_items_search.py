@@ -29,7 +29,7 @@ from pipelines.classifiers.quoted import quoted_labels
 from pipelines.config import LexiconConfig, kind_config, load_section
 from pipelines.data import learnable_labels, load_task_data
 from pipelines.items import item_spans
-from pipelines.research.scoring import log_search_runs, search_scores
+from pipelines.research.scoring import cross_fit, log_search_runs, search_scores
 from pipelines.taxonomy import TASKS
 
 OUT = Path("experiments/evidence_items_search.json")
@@ -81,20 +81,31 @@ class ItemData:
         self.quote_coverage = {"labels_with_an_item": found, "labels_without": missed}
         self._fitted: dict[tuple, np.ndarray] = {}
 
-    def fit_predict(self, fit_ids: list[str], score_ids: list[str], C: float) -> np.ndarray:
-        key = (tuple(fit_ids), tuple(score_ids), C)  # the combinations reuse the item model's fits
-        if key not in self._fitted:
-            self._fitted[key] = self._fit_predict(fit_ids, score_ids, C)
-        return self._fitted[key]
+    def ids(self, fit_mask: np.ndarray, held: np.ndarray | None) -> tuple[list[str], list[str]]:
+        """(train reviews to fit on, reviews to score) for `scoring.cross_fit`'s masks."""
+        train_ids = np.asarray(self.train.ids)
+        scored = self.validation.ids if held is None else train_ids[held]
+        return list(train_ids[fit_mask]), list(scored)
 
-    def _fit_predict(
+    def fit_predict(
         self, fit_ids: list[str], score_ids: list[str], C: float, emb: dict[str, np.ndarray] | None = None
     ) -> np.ndarray:
         """Per-label logistic regression on the quoted items of `fit_ids` (their item embeddings in `emb`,
-        by default the frozen encoder's) → each scored review's best item probability."""
-        from sklearn.linear_model import LogisticRegression
+        by default the frozen encoder's, whose fits are kept for the combinations to reuse) → each scored
+        review's best item probability."""
+        if emb is not None:
+            return self._fit_predict(fit_ids, score_ids, C, emb)
+        key = (tuple(fit_ids), tuple(score_ids), C)
+        if key not in self._fitted:
+            self._fitted[key] = self._fit_predict(fit_ids, score_ids, C, self.emb)
+        return self._fitted[key]
 
-        emb = self.emb if emb is None else emb
+    def frozen_scores(self, C: float) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold and validation probabilities of the item model on the frozen encoder."""
+        return cross_fit(self.train, lambda fit_mask, held: self.fit_predict(*self.ids(fit_mask, held), C))
+
+    def _fit_predict(self, fit_ids: list[str], score_ids: list[str], C: float, emb: dict[str, np.ndarray]):
+        from sklearn.linear_model import LogisticRegression
 
         index = {rid: i for i, rid in enumerate(self.train.ids)}
         labels = self.data.labels
@@ -120,13 +131,7 @@ class ItemData:
 def score(items: ItemData, name: str, lexicon: dict[str, np.ndarray], C: float, how: str) -> dict:
     started = time.perf_counter()
     train, validation = items.train, items.validation
-    folds = sorted(set(train.folds.tolist()) - {-1})
-    oof = np.zeros(train.y.shape)
-    for fold in folds:
-        held = train.folds == fold
-        fit_ids = [rid for rid, h in zip(train.ids, held, strict=True) if not h]
-        oof[held] = items.fit_predict(fit_ids, [rid for rid, h in zip(train.ids, held, strict=True) if h], C)
-    val = items.fit_predict(list(train.ids), list(validation.ids), C)
+    oof, val = items.frozen_scores(C)
 
     def combine(learned, lex):
         return {"items": learned, "max": np.maximum(learned, lex), "mean": (learned + lex) / 2}[how]

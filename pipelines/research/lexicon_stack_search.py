@@ -27,7 +27,7 @@ from scipy import sparse
 from pipelines.classifiers.lexicon import LexiconClassifier
 from pipelines.config import LexiconConfig, load_section
 from pipelines.data import learnable_labels, load_task_data
-from pipelines.research.scoring import log_search_runs, search_scores
+from pipelines.research.scoring import cross_fit, log_search_runs, search_scores
 from pipelines.taxonomy import TASKS
 
 OUT = Path("experiments/lexicon_stack_search.json")
@@ -119,12 +119,7 @@ def candidates(features: Features) -> dict[str, Fit]:
 def score(features: Features, name: str, fit: Fit) -> dict:
     started = time.perf_counter()
     train, validation, labels = features.train, features.validation, features.data.labels
-    folds = sorted(set(train.folds.tolist()) - {-1})
-    oof = np.zeros(train.y.shape)
-    for fold in folds:
-        held = train.folds == fold
-        oof[held] = fit(~held, held)
-    val = fit(np.ones(len(train.texts), dtype=bool), None)
+    oof, val = cross_fit(train, fit)
     return {
         "task": features.data.task,
         "candidate": name,

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from pipelines.classifiers.base import tune_thresholds
 from pipelines.data import SplitData
 from pipelines.evaluation.metrics import fold_scores, reader_scores
+
+
+def cross_fit(
+    train: SplitData, fit: Callable[[np.ndarray, np.ndarray | None], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(out-of-fold train probabilities, validation probabilities) from `fit(fit_mask, held_mask)`, which
+    fits on the train rows in `fit_mask` and scores the rows in `held_mask` (None: the validation split)."""
+    oof = np.zeros(train.y.shape)
+    for fold in sorted(set(train.folds.tolist()) - {-1}):
+        held = train.folds == fold
+        oof[held] = fit(~held, held)
+    return oof, fit(np.ones(len(train.y), dtype=bool), None)
 
 
 def search_scores(

@@ -29,7 +29,7 @@ import numpy as np
 
 from pipelines.classifiers.quoted import QuotedItemsClassifier
 from pipelines.research.evidence_items_search import ItemData
-from pipelines.research.scoring import log_search_runs, search_scores
+from pipelines.research.scoring import cross_fit, log_search_runs, search_scores
 
 OUT = Path("experiments/setfit_search.json")
 log = logging.getLogger(__name__)
@@ -123,11 +123,7 @@ def embed_with(encoder, model, items: ItemData, ids: list[str], max_tokens: int)
     keys = [(rid, k) for rid in ids for k in range(len(items.spans[rid]))]
     pieces = [texts[rid][slice(*items.spans[rid][k])] for rid, k in keys]
     tokens = encoder.tokenizer(pieces, truncation=True, max_length=max_tokens)["input_ids"]
-    frozen, encoder.model = encoder.model, quantised  # embed_windows runs `encoder.model`
-    try:
-        flat = encoder.embed_windows(tokens)
-    finally:
-        encoder.model = frozen
+    flat = encoder.embed_windows(tokens, model=quantised)
     out: dict[str, list[np.ndarray]] = {}
     for (rid, _), row in zip(keys, flat, strict=True):
         out.setdefault(rid, []).append(row)
@@ -136,30 +132,22 @@ def embed_with(encoder, model, items: ItemData, ids: list[str], max_tokens: int)
 
 def tuned_scores(items: ItemData, encoder, cfg: TuneConfig, max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold and validation probabilities, each from a tune on its own training reviews."""
-    train, validation = items.train, items.validation
+    train = items.train
     texts = dict(zip(train.ids, train.texts, strict=True))
     pieces = {(rid, k): texts[rid][a:b] for rid in train.ids for k, (a, b) in enumerate(items.spans[rid])}
     rng = np.random.default_rng(cfg.seed)
-    oof = np.zeros(train.y.shape)
-    plans = [(f, train.folds == f) for f in sorted(set(train.folds.tolist()) - {-1})]
-    plans.append((None, None))
-    val = np.zeros(validation.y.shape)
-    for fold, held in plans:
-        if held is None:
-            fit_ids, score_ids = list(train.ids), list(validation.ids)
-        else:
-            fit_ids = [rid for rid, h in zip(train.ids, held, strict=True) if not h]
-            score_ids = [rid for rid, h in zip(train.ids, held, strict=True) if h]
+
+    def fit(fit_mask: np.ndarray, held: np.ndarray | None) -> np.ndarray:
         started = time.perf_counter()
+        fit_ids, score_ids = items.ids(fit_mask, held)
         model = tune_encoder(encoder, pieces, sample_pairs(items, fit_ids, cfg.pairs, rng), cfg, max_tokens)
-        emb = embed_with(encoder, model, items, fit_ids + score_ids, max_tokens)
-        proba = items._fit_predict(fit_ids, score_ids, cfg.C, emb)
-        if held is None:
-            val = proba
-        else:
-            oof[held] = proba
-        log.info("%s fold %s: %.0f s", items.data.task, fold, time.perf_counter() - started)
-    return oof, val
+        proba = items.fit_predict(
+            fit_ids, score_ids, cfg.C, embed_with(encoder, model, items, fit_ids + score_ids, max_tokens)
+        )
+        log.info("%s: one tune, %.0f s", items.data.task, time.perf_counter() - started)
+        return proba
+
+    return cross_fit(train, fit)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -184,12 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         items = ItemData(task, embedder._embed)
         lexicon_model = LexiconClassifier(task, items.data.labels, {}, load_section("lexicon", LexiconConfig).lexicon)
         lexicon = (lexicon_model.predict_proba(items.train.texts), lexicon_model.predict_proba(items.validation.texts))
-        oof_frozen = np.zeros(items.train.y.shape)
-        for fold in sorted(set(items.train.folds.tolist()) - {-1}):
-            held = items.train.folds == fold
-            ids = np.asarray(items.train.ids)
-            oof_frozen[held] = items._fit_predict(list(ids[~held]), list(ids[held]), cfg.C)
-        val_frozen = items._fit_predict(list(items.train.ids), list(items.validation.ids), cfg.C)
+        oof_frozen, val_frozen = items.frozen_scores(cfg.C)
         oof_tuned, val_tuned = tuned_scores(items, embedder.encoder, cfg, max_tokens)
         seconds = round(time.perf_counter() - started, 1)
         for encoder_name, oof, val in (("frozen", oof_frozen, val_frozen), ("setfit", oof_tuned, val_tuned)):
