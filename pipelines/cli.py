@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from pipelines.modeling import registry
+from pipelines.paths import resolve
 from pipelines.text import DEFAULT_MAX_CHARS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -34,9 +36,8 @@ ModelOption = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="champion | a kind (lexicon, tfidf_linear, "
-        "transformer, ensemble) | models:/NAME@ALIAS | models:/NAME/N | a run id "
-        "| a model directory",
+        help=f"champion | a kind ({', '.join(registry.kinds())}) | models:/NAME@ALIAS | models:/NAME/N "
+        "| a run id | a model directory",
     ),
 ]
 
@@ -47,7 +48,7 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def _resolve(spec: str):
-    from pipelines.classifiers.resolve import ModelNotFoundError, resolve
+    from pipelines.modeling.resolve import ModelNotFoundError, resolve
 
     try:
         return resolve(spec)
@@ -142,9 +143,9 @@ def compare(
     a: Annotated[str, typer.Argument(help="model A (same forms as --model, or an MLflow run id)")],
     b: Annotated[str, typer.Argument(help="model B")],
     gold: Annotated[Path | None, typer.Option(help="gold JSONL; default: the 2023 test split")] = None,
-    report: Annotated[Path, typer.Option(help="folder for compare.md, compare.json and PNG plots")] = Path(
-        "experiments/compare"
-    ),
+    report: Annotated[
+        Path | None, typer.Option(help="folder for compare.md, compare.json and PNG plots [experiments/compare]")
+    ] = None,
     n_boot: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
 ) -> None:
     """A vs B per label: deltas with bootstrap intervals, a paired test, the reviews that flip, plots."""
@@ -156,6 +157,7 @@ def compare(
         gold_set = load_gold(gold) if gold else None
     except GoldError as exc:
         fail(str(exc))
+    report = report or resolve("experiments/compare")
     report.mkdir(parents=True, exist_ok=True)
     result = {"a": a, "b": b, "dataset": gold_set.name if gold_set else "test split (2023)", "tasks": {}}
     for task in models_a:
@@ -190,8 +192,8 @@ def correct(
     from datetime import date
 
     from pipelines.config import LabelConfig, load_section
-    from pipelines.corrections import CorrectionError, corpus_texts, record
-    from pipelines.taxonomy import load_contract
+    from pipelines.labels.corrections import CorrectionError, corpus_texts, record
+    from pipelines.labels.taxonomy import load_contract
 
     if (add is None) == (remove is None):
         fail("give exactly one of --add LABEL or --remove LABEL")
@@ -207,7 +209,7 @@ def correct(
         "note": note,
     }
     try:
-        path, _ = record(fields, corpus_texts(), load_contract(config.contract), config.corrections)
+        path, _ = record(fields, corpus_texts(), load_contract(resolve(config.contract)), resolve(config.corrections))
     except (CorrectionError, FileNotFoundError) as exc:
         fail(str(exc))
     typer.echo(f"recorded in {path}: {fields['action']} {task}/{fields['label']} for {review_id}")
@@ -258,10 +260,10 @@ def refit(
     register: Annotated[bool, typer.Option(help="log to MLflow as a new version linked to the recipe's run")] = True,
 ) -> None:
     """Refit a recipe on every labelled year (train + validation + test) into models/refit/<task>/<kind>."""
-    from pipelines import refit as refitting
-    from pipelines.classifiers.resolve import CHAMPIONS, champion_kind
     from pipelines.config import SplitConfig, TrackingConfig, load_section
-    from pipelines.data import load_task_data
+    from pipelines.dataset import load_task_data
+    from pipelines.modeling import refit as refitting
+    from pipelines.modeling.resolve import CHAMPIONS, champion_kind
 
     min_support = load_section("split", SplitConfig).min_support
     for t in [task] if task else ["harm_type", "learning_theme"]:
@@ -289,7 +291,7 @@ def serve(
 ) -> None:
     """The analysts' workbench: tag, read the evidence in context, correct labels (a local web page)."""
     from pipelines.config import LabelConfig, ServeConfig, load_section
-    from pipelines.corrections import ANNOTATOR
+    from pipelines.labels.corrections import ANNOTATOR
 
     if not ANNOTATOR.fullmatch(annotator):
         fail(f"--annotator {annotator!r}: use letters, digits, '.', '_' or '-' (it names a file)")
@@ -301,7 +303,7 @@ def serve(
 
     label, settings = load_section("label", LabelConfig), load_section("serve", ServeConfig)
     try:
-        workbench = Workbench(model, annotator, Path(label.corrections), Path(label.contract))
+        workbench = Workbench(model, annotator, resolve(label.corrections), resolve(label.contract))
     except Exception as exc:  # ModelNotFoundError, a bad contract: one line, not a traceback
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     loopback = is_loopback(host)

@@ -13,7 +13,7 @@ from mlflow.pyfunc import PythonModel
 
 class ReviewtagModel(PythonModel):
     def load_context(self, context) -> None:
-        from pipelines.classifiers import load_classifier
+        from pipelines.modeling.registry import load_classifier
 
         self.model = load_classifier(context.artifacts["model_dir"])
 

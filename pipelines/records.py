@@ -32,7 +32,7 @@ class Review:
     recommendations: str = ""
     keywords: list[str] = field(default_factory=list)
     text: str = ""  # what a model may read; never holds the keyword list
-    kind: str = "document"  # listing | monthly | document
+    form: str = "document"  # the page it came from: listing | monthly | document (a model has a `kind`)
     # Where `text` came from, for verbatim evidence: the document text as a reader sees it (the decoded
     # file, or the text extracted from HTML/PDF) and each character's span in it. Set by the parsers
     # when a document is read; never stored in the corpus files.

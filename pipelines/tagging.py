@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.classifiers.resolve import ResolvedModel
-from pipelines.corpus import Skip, iter_input_files, read_path
+from pipelines.corpus.cleaning import clean_review
+from pipelines.corpus.reading import Skip, iter_input_files, read_path
+from pipelines.modeling.base import Scores
+from pipelines.modeling.resolve import ResolvedModel
 from pipelines.records import Review, atomic_open
-from pipelines.stages.clean import clean_review
 from pipelines.text import DEFAULT_MAX_CHARS, sample_mapped
 
 SCHEMA_VERSION = 2  # 2: evidence items are {"text", "start", "end"} into the document text; `document` added
@@ -96,11 +97,11 @@ def tag_reviews(
     from tqdm import tqdm
 
     texts = [r.text for r in reviews]
-    per_task: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    per_task: dict[str, tuple[Scores, np.ndarray]] = {}
     for task, resolved in models.items():
         model = resolved.classifier
-        proba = model.predict_proba(texts) if texts else np.zeros((0, len(model.labels)))
-        per_task[task] = (proba, model.predict(texts, threshold_scale=threshold_scale, proba=proba))
+        scored = model.score(texts) if texts else Scores(np.zeros((0, len(model.labels))))
+        per_task[task] = (scored, model.decide(scored.proba, threshold_scale))
     rows = []
     for i, review in enumerate(tqdm(reviews, desc="evidence", unit="review", disable=not progress or None)):
         row = {
@@ -114,14 +115,15 @@ def tag_reviews(
         evidence: dict[str, list[dict]] = {}
         for task, resolved in models.items():
             model = resolved.classifier
-            proba, decided = per_task[task]
+            scored, decided = per_task[task]
+            proba = scored.proba
             chosen = [j for j in np.argsort(-proba[i], kind="stable") if decided[i, j]]
             if top_k is not None:
                 chosen = chosen[:top_k]
             labels = [model.labels[j] for j in chosen]
             row[task] = labels
             scores[task] = {label: round(float(proba[i, j]), 4) for j, label in enumerate(model.labels)}
-            spans = model.evidence(review.text, labels, k=evidence_k) if labels else {}
+            spans = model.evidence(review.text, labels, k=evidence_k, scored=scored.row(i)) if labels else {}
             evidence |= {label: [verbatim(review, a, b) for a, b in found if b > a] for label, found in spans.items()}
         row |= {
             "scores": scores,
@@ -136,7 +138,7 @@ def tag_reviews(
 
 def document_of(review: Review) -> str:
     """The input file whose text the evidence offsets index (a listing row's source is file:line)."""
-    return review.source.rsplit(":", 1)[0] if review.kind in ("listing", "monthly") else review.source
+    return review.source.rsplit(":", 1)[0] if review.form in ("listing", "monthly") else review.source
 
 
 def verbatim(review: Review, start: int, end: int) -> dict:

@@ -20,10 +20,12 @@ from typing import Any
 
 import yaml
 
+from pipelines import paths
 from pipelines.config import TrackingConfig
 
 log = logging.getLogger(__name__)
 MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
+LOCAL_MD5_TAG = "reviewtag.dvc_md5"  # dvc.lock's md5 of the model directory that was logged
 
 
 def registered_name(task: str, kind: str) -> str:
@@ -49,7 +51,8 @@ def store_uri(config: TrackingConfig, create: bool = True) -> str | None:
     (with create=False)."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or config.uri
     if uri.startswith("sqlite:///"):
-        database = Path(uri.removeprefix("sqlite:///"))
+        database = paths.resolve(uri.removeprefix("sqlite:///"))
+        uri = f"sqlite:///{database}"
         if not create and not database.is_file():
             return None
         if create:
@@ -63,7 +66,7 @@ def _experiment(task: str, config: TrackingConfig) -> str:
     found = mlflow.get_experiment_by_name(task)
     if found:
         return found.experiment_id
-    root = Path(config.artifact_root).resolve() / task
+    root = paths.resolve(config.artifact_root) / task
     return mlflow.create_experiment(task, artifact_location=root.as_uri())
 
 
@@ -78,19 +81,37 @@ def fingerprint(model_dir: Path, extra: str = "") -> str:
 def git_commit() -> str:
     try:
         return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+            cwd=paths.project_root(),
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
-def dataset_hash(lock_file: str | Path = "dvc.lock", out: str = "data/processed/dataset") -> str:
+def dvc_out_md5(out: str | Path, lock_file: str | Path | None = None) -> str:
+    """The md5 DVC recorded in dvc.lock for one output (a path relative to the project root), or
+    "unknown": what ties a registered model to the very files `dvc repro` wrote."""
+    out = Path(out)
+    if out.is_absolute():
+        try:
+            out = out.relative_to(paths.project_root())
+        except ValueError:
+            return "unknown"
     try:
-        lock = yaml.safe_load(Path(lock_file).read_text(encoding="utf-8"))
-        outs = lock["stages"]["split"]["outs"]
-        return next(o["md5"] for o in outs if o["path"] == out)
-    except (OSError, KeyError, StopIteration, TypeError):
+        lock = yaml.safe_load(paths.resolve(lock_file or "dvc.lock").read_text(encoding="utf-8"))
+        return next(
+            o["md5"] for stage in lock["stages"].values() for o in stage.get("outs", []) if o["path"] == out.as_posix()
+        )
+    except (OSError, KeyError, StopIteration, TypeError, AttributeError):
         return "unknown"
+
+
+def dataset_hash(lock_file: str | Path | None = None) -> str:
+    return dvc_out_md5(paths.DATASET, lock_file)
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
@@ -140,6 +161,7 @@ def log_model_run(
                 "reviewtag.task": task,
                 "mlflow.source.git.commit": git_commit(),
                 "dataset.dvc_md5": data_hash,
+                LOCAL_MD5_TAG: dvc_out_md5(model_dir),
                 "taxonomy_version": meta.get("taxonomy_version", ""),
                 **(tags or {}),
             }
@@ -211,8 +233,9 @@ def latest_version(task: str, kind: str) -> str | None:
     return str(max(int(v.version) for v in versions)) if versions else None
 
 
-def get_alias(task: str, alias: str, uri: str | None = None) -> tuple[str, str] | None:
-    """(kind, version) of the registered model of `task` that holds `alias`, if any.
+def get_alias(task: str, alias: str, uri: str | None = None) -> tuple[str, str, str] | None:
+    """(kind, version, dvc.lock md5 of the files logged) of the registered model of `task` that holds
+    `alias`, if any.
 
     A local SQLite store (`uri`) is read directly, read-only: importing MLflow and opening its store
     took ~3.5 s, most of `reviewtag tag`'s start-up on one file. Any other store, or a table this
@@ -231,17 +254,27 @@ def get_alias(task: str, alias: str, uri: str | None = None) -> tuple[str, str] 
             version = client.get_model_version_by_alias(model.name, alias)
         except MlflowException:
             continue
-        return model.name.removeprefix(f"{task}-"), str(version.version)
+        run = client.get_run(version.run_id) if version.run_id else None
+        md5 = run.data.tags.get(LOCAL_MD5_TAG, "") if run else ""
+        return model.name.removeprefix(f"{task}-"), str(version.version), md5
     return None
 
 
-def _sqlite_alias(database: Path, task: str, alias: str) -> tuple[str, str] | None:
+def _sqlite_alias(database: Path, task: str, alias: str) -> tuple[str, str, str] | None:
+    query = (
+        "SELECT a.name, a.version, v.run_id FROM registered_model_aliases a "
+        "LEFT JOIN model_versions v ON v.name = a.name AND v.version = a.version WHERE a.alias = ?"
+    )
     with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as db:
-        rows = db.execute("SELECT name, version FROM registered_model_aliases WHERE alias = ?", (alias,)).fetchall()
-    mine = [(str(name).removeprefix(f"{task}-"), str(version)) for name, version in rows if name.startswith(f"{task}-")]
-    if len(mine) > 1:  # several workspaces hold the alias: MLflow knows which one is this user's
-        raise sqlite3.Error(f"alias {alias!r} of {task} held {len(mine)} times")
-    return mine[0] if mine else None
+        rows = db.execute(query, (alias,)).fetchall()
+        mine = [(str(name), str(version), run) for name, version, run in rows if str(name).startswith(f"{task}-")]
+        if len(mine) > 1:  # several workspaces hold the alias: MLflow knows which one is this user's
+            raise sqlite3.Error(f"alias {alias!r} of {task} held {len(mine)} times")
+        if not mine:
+            return None
+        name, version, run_id = mine[0]
+        tag = db.execute("SELECT value FROM tags WHERE run_uuid = ? AND key = ?", (run_id, LOCAL_MD5_TAG)).fetchone()
+    return name.removeprefix(f"{task}-"), version, tag[0] if tag else ""
 
 
 def download_model_dir(model_uri: str, dst: str | Path) -> Path:

@@ -54,8 +54,8 @@ def raw_listing_text() -> str:
 def corpus_reviews():
     """The real corpus through ingest + clean, as the pipeline sees it."""
     from pipelines.config import CleanConfig
-    from pipelines.stages.clean import clean
-    from pipelines.stages.ingest import ingest
+    from pipelines.corpus.cleaning import clean
+    from pipelines.corpus.raw import ingest
 
     reviews, report = ingest(RAW, 64 * 1024 * 1024)
     cleaned, _ = clean(reviews, CleanConfig())
@@ -65,8 +65,8 @@ def corpus_reviews():
 @pytest.fixture()
 def project(tmp_path, monkeypatch):
     """A project folder with models/<task>/<kind> for two kinds, no MLflow store: `champion` = best local."""
-    from pipelines.classifiers.lexicon import LexiconClassifier
-    from pipelines.classifiers.tfidf import TfidfLinearClassifier
+    from pipelines.modeling.kinds.lexicon import LexiconClassifier
+    from pipelines.modeling.kinds.tfidf_linear import TfidfLinearClassifier
 
     from .helpers import LABELS, THEME_LABELS, THEME_PHRASES, synthetic
 
@@ -81,5 +81,14 @@ def project(tmp_path, monkeypatch):
     shutil.copytree(FIXTURES / "mixed", tmp_path / "mixed")
     (tmp_path / "data").mkdir()
     shutil.copy(ROOT / "data/taxonomy_contract.md", tmp_path / "data/taxonomy_contract.md")
-    monkeypatch.chdir(tmp_path)
+    use_project(tmp_path, monkeypatch)
     return tmp_path
+
+
+def use_project(folder: Path, monkeypatch) -> Path:
+    """Make `folder` the project root (REVIEWTAG_ROOT) and the current folder, with the real params."""
+    if not (folder / "params.yaml").exists():
+        shutil.copy(ROOT / "params.yaml", folder / "params.yaml")
+    monkeypatch.setenv("REVIEWTAG_ROOT", str(folder))
+    monkeypatch.chdir(folder)
+    return folder

@@ -55,6 +55,22 @@ def synthetic(n: int, seed: int = 0, labels=None, phrases=None) -> tuple[list[st
     return texts, np.array(rows)
 
 
+def run_stage(name: str, item: str = "harm_type") -> None:
+    """Run one DVC stage in-process with the arguments of its command line in the real dvc.yaml
+    (relative paths, so it reads and writes the current folder)."""
+    import importlib
+    import shlex
+    from pathlib import Path
+
+    import yaml
+
+    stages = yaml.safe_load((Path(__file__).resolve().parents[1] / "dvc.yaml").read_text())["stages"]
+    stage = stages[name]
+    words = shlex.split(stage.get("do", stage)["cmd"].replace("${item}", item))
+    module = words[words.index("-m") + 1]
+    importlib.import_module(module).main(words[words.index("-m") + 2 :])
+
+
 def rows_of(output: str) -> list[dict]:
     return [json.loads(line) for line in output.splitlines() if line.strip().startswith("{")]
 

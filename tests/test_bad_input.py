@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.stages.ingest import ingest
+from pipelines.corpus.raw import ingest
 from pipelines.text import DEFAULT_MAX_CHARS, sample_text
 
 from .conftest import FIXTURES

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from pipelines.tagging import CSV_FIELDS
 
+from .conftest import use_project
 from .helpers import LABELS, rows_of
 
 runner = CliRunner()
@@ -102,7 +103,7 @@ def test_csv_output_flattens_lists(project):
 
 
 def test_no_model_and_bad_usage(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    use_project(tmp_path, monkeypatch)
     (tmp_path / "a.txt").write_text("There was neglect.")
     result = runner.invoke(app, ["tag", "a.txt"])
     assert result.exit_code == 1 and "dvc repro" in result.stderr and "Traceback" not in result.output
@@ -171,3 +172,22 @@ def test_promote_moves_the_champion_alias(project, monkeypatch):
     assert rows_of(tagged.stdout)[0]["model"]["harm_type"]["name"] == "harm_type-tfidf_linear"
     result = runner.invoke(app, ["promote", "transformer", "--task", "harm_type"])
     assert result.exit_code == 1 and "no registered versions" in result.stderr
+
+
+def test_tag_works_from_any_folder(project, tmp_path_factory, monkeypatch):
+    """Paths are anchored at the project root (REVIEWTAG_ROOT here), not the current folder."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    report = project / "inbox" / sorted(p.name for p in (project / "inbox").iterdir() if p.suffix == ".txt")[0]
+    monkeypatch.chdir(elsewhere)
+    result = CliRunner().invoke(app, ["tag", str(report), "--model", "lexicon", "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert rows and rows[0]["model"]["harm_type"]["name"] == "harm_type-lexicon"
+
+
+def test_a_missing_params_file_is_an_error_naming_it(tmp_path, monkeypatch):
+    from pipelines.config import ConfigError, SplitConfig, load_section
+
+    monkeypatch.setenv("REVIEWTAG_ROOT", str(tmp_path))
+    with pytest.raises(ConfigError, match=str(tmp_path / "params.yaml")):
+        load_section("split", SplitConfig)

@@ -3,9 +3,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.corpus import parse_text
 from pipelines.corpus.listing import HEADER, parse_listing
 from pipelines.corpus.monthly import parse_monthly
+from pipelines.corpus.reading import parse_text
 
 from .conftest import FIXTURES, RAW
 

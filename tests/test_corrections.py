@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.corrections import (
+from pipelines.labels.corrections import (
     CorrectionError,
     append_correction,
     apply_corrections,
@@ -18,8 +18,8 @@ from pipelines.corrections import (
     remove_line,
     validate,
 )
+from pipelines.labels.taxonomy import load_contract
 from pipelines.records import read_jsonl, write_jsonl
-from pipelines.taxonomy import load_contract
 
 from .conftest import ROOT
 
@@ -135,7 +135,7 @@ def test_arithmetic_and_provenance():
 
 def _append_many(args):
     path, worker = args
-    from pipelines.corrections import Correction
+    from pipelines.labels.corrections import Correction
 
     for k in range(50):
         append_correction(
@@ -172,7 +172,7 @@ def test_two_tabs_deciding_the_same_label_at_once_cannot_both_pass(tmp_path, mon
     import threading
     import time
 
-    import pipelines.corrections as corrections
+    import pipelines.labels.corrections as corrections
 
     slow_read = corrections.read_corrections
 
@@ -207,7 +207,8 @@ def test_two_tabs_deciding_the_same_label_at_once_cannot_both_pass(tmp_path, mon
 @pytest.fixture()
 def labelled_project(tmp_path, monkeypatch):
     """A project folder with the real interim corpus (ingest..dedup) and an empty corrections folder."""
-    from pipelines.stages import clean, dedup, ingest
+    from .conftest import use_project
+    from .helpers import run_stage
 
     for folder in ("data/raw", "data/corrections"):
         (tmp_path / folder).mkdir(parents=True)
@@ -215,9 +216,9 @@ def labelled_project(tmp_path, monkeypatch):
         (tmp_path / "data" / name).write_text((ROOT / "data" / name).read_text())
     for raw in (ROOT / "data/raw").glob("00[24]_*.txt"):
         (tmp_path / "data/raw" / raw.name).write_text(raw.read_text())
-    monkeypatch.chdir(tmp_path)
-    for stage in (ingest, clean, dedup):
-        stage.main()
+    use_project(tmp_path, monkeypatch)
+    for stage in ("ingest", "clean", "dedup"):
+        run_stage(stage)
     return tmp_path
 
 
@@ -226,13 +227,13 @@ def _first_review(project, year: int) -> dict:
 
 
 def test_label_stage_applies_corrections_and_refuses_a_bad_set_whole(labelled_project):
-    from pipelines.stages import label, split
+    from .helpers import run_stage
 
     review = _first_review(labelled_project, 2023)
     quote = review["text"].split(". ")[0]
     good = json.loads(line(review_id=review["review_id"], label="emotional_abuse", evidence=quote))
     write_jsonl(labelled_project / "data/corrections/reader-1.jsonl", [good])
-    label.main()
+    run_stage("label")
     row = next(
         r for r in read_jsonl(labelled_project / "data/interim/labelled.jsonl") if r["review_id"] == review["review_id"]
     )
@@ -245,12 +246,12 @@ def test_label_stage_applies_corrections_and_refuses_a_bad_set_whole(labelled_pr
     bad = good | {"label": "harmful_sexual_behaviour", "evidence": "words that are not in the review"}
     write_jsonl(labelled_project / "data/corrections/reader-2.jsonl", [good, bad])
     with pytest.raises(SystemExit) as exit_info:
-        label.main()
+        run_stage("label")
     assert exit_info.value.code == 1
     assert (labelled_project / "data/interim/labelled.jsonl").read_bytes() == before  # nothing half-applied
 
     (labelled_project / "data/corrections/reader-2.jsonl").unlink()
-    split.main()
+    run_stage("split")
     from datasets import load_from_disk
 
     dataset = load_from_disk(str(labelled_project / "data/processed/dataset"))
@@ -265,11 +266,11 @@ def test_label_stage_applies_corrections_and_refuses_a_bad_set_whole(labelled_pr
 
 
 def test_split_does_not_move_when_a_correction_changes_labels(labelled_project):
-    from pipelines.stages import label, split
+    from .helpers import run_stage
 
     def assignment():
-        label.main()
-        split.main()
+        run_stage("label")
+        run_stage("split")
         rows = (labelled_project / "data/processed/reviews.csv").read_text().splitlines()
         return [r.split(",")[:3] for r in rows]
 

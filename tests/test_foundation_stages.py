@@ -2,12 +2,12 @@
 
 import pytest
 
-from pipelines.dedup import deduplicate
+from pipelines.corpus.cleaning import LeakageError, clean, find_leaks
+from pipelines.corpus.duplicates import deduplicate
+from pipelines.dataset import assign_splits
+from pipelines.labels.labelling import label_reviews
+from pipelines.labels.taxonomy import load_contract, load_taxonomy, normalise_keyword
 from pipelines.records import Review
-from pipelines.splitting import assign_splits
-from pipelines.stages.clean import LeakageError, clean, find_leaks
-from pipelines.stages.label import label_reviews
-from pipelines.taxonomy import load_contract, load_taxonomy, normalise_keyword
 
 from .conftest import ROOT
 
@@ -24,7 +24,7 @@ def test_no_label_leaks_into_text_on_real_corpus(corpus_reviews):
     for review in reviews:
         assert find_leaks(review) == [], review.review_id
         lowered = review.text.lower()
-        assert "keywords" not in lowered or review.kind == "document"
+        assert "keywords" not in lowered or review.form == "document"
         assert "read the overview report" not in lowered and "read the executive summary" not in lowered
 
 
@@ -70,7 +70,7 @@ def _review(rid, title, text, year=2023, keywords=(), area=""):
         area=area,
         text=text,
         keywords=list(keywords),
-        kind="listing" if keywords else "monthly",
+        form="listing" if keywords else "monthly",
     )
 
 

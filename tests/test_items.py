@@ -8,8 +8,8 @@ from pipelines.items import item_spans
 
 torch = pytest.importorskip("torch")
 
-from pipelines.classifiers import load_classifier  # noqa: E402
-from pipelines.classifiers.items import ItemsClassifier, label_descriptions, pool  # noqa: E402
+from pipelines.modeling.registry import load_classifier  # noqa: E402
+from research.items_kind import ItemsClassifier, label_descriptions, pool  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
 from .helpers import LABELS, synthetic  # noqa: E402
@@ -76,7 +76,7 @@ def test_multiple_instance_training_learns_and_round_trips(tmp_path):
     predicted = model.predict(val_texts)
     assert (predicted == val_y).mean() >= 0.9
     model.save(tmp_path / "items")
-    loaded = load_classifier(tmp_path / "items")
+    loaded = ItemsClassifier.load(tmp_path / "items")  # research only: registered under no kind name
     np.testing.assert_allclose(loaded.predict_proba(val_texts), model.predict_proba(val_texts), atol=1e-6)
     # evidence: the item the scores point at, for a label the review has
     row = int(np.flatnonzero(val_y[:, 0])[0])
@@ -107,7 +107,8 @@ def test_quoted_items_learn_from_the_quoted_item_and_round_trip(tmp_path):
     (MiniLM from its package, no download), scores reviews by their best item, and quotes that item."""
     import json
 
-    from pipelines.classifiers.quoted import QuotedItemsClassifier, load_quotes
+    from pipelines.labels.quotes import load_quotes
+    from pipelines.modeling.kinds.quoted_items import QuotedItemsClassifier
 
     texts, y = synthetic(60, seed=1)
     val_texts, val_y = synthetic(30, seed=2)
@@ -153,6 +154,101 @@ def test_quoted_items_learn_from_the_quoted_item_and_round_trip(tmp_path):
     # nor on what is tagged with it: tagged alone or among 20, one review gets the same scores
     np.testing.assert_allclose(loaded.predict_proba(val_texts[:20])[:1], alone, atol=1e-5)
     assert model.encoder is not loaded.encoder  # an encoder being trained is never shared
+
+    # evidence is read from the scores that made the prediction: a row of `score()` gives exactly
+    # what the review alone gives, and nothing a previous call scored changes it
+    scored = loaded.score(val_texts[:6])
+    np.testing.assert_array_equal(scored.proba, loaded.predict_proba(val_texts[:6]))
+    alone_evidence = [loaded.evidence(text, LABELS, k=2) for text in val_texts[:6]]
+    assert [loaded.evidence(t, LABELS, k=2, scored=scored.row(i)) for i, t in enumerate(val_texts[:6])] == (
+        alone_evidence
+    )
+    loaded.score(val_texts[6:12])
+    assert [loaded.evidence(text, LABELS, k=2) for text in val_texts[:6]] == alone_evidence
+    assert loaded.evidence(val_texts[0], [], scored=scored.row(0)) == {}
+
+
+def _correction(review_id, label, action, date, evidence="", note=""):
+    import json
+
+    return json.dumps(
+        {
+            "review_id": review_id,
+            "task": "harm_type",
+            "label": label,
+            "action": action,
+            "evidence": evidence,
+            "annotator": "reader-9",
+            "date": date,
+            "note": note,
+        }
+    )
+
+
+def test_quotes_follow_the_corrections_contract(tmp_path):
+    """Quotes come from decision files and from corrections read through their contract: in decision
+    order (an add a later remove superseded teaches nothing), malformed lines reported, not skipped."""
+    import json
+
+    from pipelines.labels.corrections import CorrectionError
+    from pipelines.labels.quotes import load_quotes, quoted_labels
+
+    decisions = tmp_path / "decisions" / "reader-9"
+    decisions.mkdir(parents=True)
+    (decisions / "batch_1.jsonl").write_text(
+        json.dumps({"review_id": "r1", "harm_type": [{"label": "neglect", "evidence": "the home was dirty"}]})
+        + "\n"
+        + json.dumps(
+            {
+                "review_id": "r2",
+                "keyword_check": [
+                    {
+                        "task": "harm_type",
+                        "label": "sexual_abuse",
+                        "decision": "keep",
+                        "evidence": "rape was disclosed",
+                    },
+                    {"task": "harm_type", "label": "neglect", "decision": "remove", "note": "not neglect"},
+                ],
+            }
+        )
+        + "\n"
+    )
+    corrections = tmp_path / "corrections"
+    corrections.mkdir()
+    (corrections / "a.jsonl").write_text(
+        "\n".join(
+            [
+                _correction("r3", "physical_abuse", "add", "2025-01-01", "bruises on a baby"),
+                _correction("r3", "physical_abuse", "remove", "2025-02-01", note="no injury after all"),
+                _correction("r4", "physical_abuse", "add", "2025-01-01", "a skull fracture was found"),
+                _correction("r5", "neglect", "remove", "2025-01-01", note="not neglect"),
+                _correction("r5", "neglect", "add", "2025-03-01", "missed dental care for years"),
+            ]
+        )
+        + "\n"
+    )
+    sources = [str(tmp_path / "decisions"), str(corrections)]
+    assert sorted(quoted_labels(sources, "harm_type")) == [
+        ("r1", "neglect", "the home was dirty"),
+        ("r2", "sexual_abuse", "rape was disclosed"),
+        ("r4", "physical_abuse", "a skull fracture was found"),  # r3's add was superseded by its remove
+        ("r5", "neglect", "missed dental care for years"),  # a later add stands
+    ]
+    assert load_quotes(sources, "learning_theme") == {}
+    with (corrections / "a.jsonl").open("a") as out:
+        out.write("{not json\n")
+    with pytest.raises(CorrectionError, match="a.jsonl:6: malformed line"):
+        load_quotes(sources, "harm_type")
+
+
+def test_a_quote_is_found_in_its_item_verbatim_or_across_a_line_break():
+    from pipelines.labels.quotes import quote_start, quoted_items
+
+    spans = item_spans(REPORT)
+    assert quoted_items(REPORT, spans, ["the father was never assessed"]) == {3}
+    assert quoted_items(REPORT, spans, ["Health visitors saw\nthe  baby", "not in the text at all"]) == {2}
+    assert quote_start("a b\n\nc d", "b c") == 2 and quote_start("a b c", "b d") is None
 
 
 PHRASE_WORDS = {

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipelines.evaluation.metrics import expand, fold_scores, reader_scores
+from pipelines.evaluation.scoring import expand, fold_scores, scores
 
 VOCAB = ["a", "b", "c", "d"]  # d has no support anywhere: it is in no macro average
 FREQUENT = ["a", "b"]  # c is few-shot
@@ -15,7 +15,7 @@ def test_reader_scores_match_hand_computed_values():
     y_pred = expand(model_pred, ["a", "c"], VOCAB)
     assert y_pred.tolist() == [[1, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0], [0, 0, 1, 0]]
     y_true = np.array([[1, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 1, 0]])
-    result = reader_scores(y_true, y_pred, VOCAB, FREQUENT)
+    result = scores(y_true, y_pred, VOCAB, FREQUENT)
     # a: TP 1 (r0), FP 1 (r1), FN 1 (r2) -> F1 2/4 = 0.5;  b: TP 0, FN 2 -> 0;  c: TP 2 -> 1.0
     assert [result["per_label"][k]["f1"] for k in "abc"] == [0.5, 0.0, 1.0]
     # micro: TP 3, FP 1, FN 3 -> 6 / 10

@@ -3,11 +3,12 @@ MLflow as a new version of the same model, linked to the recipe's run."""
 
 import numpy as np
 
-from pipelines.classifiers import load_classifier
-from pipelines.classifiers.tfidf import TfidfLinearClassifier
-from pipelines.data import SplitData, TaskData
-from pipelines.refit import refit, register
+from pipelines.dataset import SplitData, TaskData
+from pipelines.modeling.kinds.tfidf_linear import TfidfLinearClassifier
+from pipelines.modeling.refit import refit, register
+from pipelines.modeling.registry import load_classifier
 
+from .conftest import use_project
 from .helpers import LABELS, synthetic
 
 
@@ -23,7 +24,7 @@ def test_refit_uses_every_labelled_split_and_is_registered_with_its_recipe(tmp_p
     from pipelines import tracking
     from pipelines.config import TrackingConfig
 
-    monkeypatch.chdir(tmp_path)
+    use_project(tmp_path, monkeypatch)
     data = task_data()
     recipe = TfidfLinearClassifier("harm_type", LABELS, {"min_df": 1, "max_features": 2000})
     recipe.fit(data.splits["train"].texts, data.splits["train"].y)

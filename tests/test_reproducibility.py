@@ -49,7 +49,6 @@ def _project(tmp_path):
     params["quoted_items"] |= {
         "base_model": params["transformer"]["base_model"],
         "max_length": 64,
-        "stride": 16,
         "max_item_tokens": 32,
         "quantize_int8": False,
     }
@@ -60,6 +59,7 @@ def _project(tmp_path):
 def _dvc(project, *args):
     env = os.environ | {"DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0"}
     env.pop("MLFLOW_TRACKING_URI", None)  # the project's own SQLite store, inside tmp
+    env.pop("REVIEWTAG_ROOT", None)  # the copied project is its own root
     done = subprocess.run(
         [sys.executable, "-m", "dvc", *args], cwd=project, env=env, capture_output=True, text=True, timeout=900
     )

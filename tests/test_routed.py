@@ -3,11 +3,11 @@ the lexicon's rules, so no contract label is ever left unpredicted."""
 
 import numpy as np
 
-from pipelines.classifiers import load_classifier
-from pipelines.classifiers.lexicon import LexiconClassifier
-from pipelines.classifiers.routed import RoutedClassifier
-from pipelines.classifiers.tfidf import TfidfLinearClassifier
-from pipelines.stages.train import build
+from pipelines.modeling.kinds.lexicon import LexiconClassifier
+from pipelines.modeling.kinds.routed import RoutedClassifier
+from pipelines.modeling.kinds.tfidf_linear import TfidfLinearClassifier
+from pipelines.modeling.registry import load_classifier
+from pipelines.modeling.training import build
 
 from .conftest import ROOT
 from .helpers import LABELS, synthetic

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from pipelines.cli import app as cli
 from pipelines.web.app import create_app
 
-from . import test_web_helpers as helpers
-from .test_web_helpers import ANNOTATOR, csrf_of, make_workbench, wait_done
+from . import web_setup as helpers
+from .web_setup import ANNOTATOR, csrf_of, make_workbench, wait_done
 
 web_project = helpers.web_project  # the fixture, shared with test_web_e2e.py
 

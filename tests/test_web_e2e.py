@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.corrections import read_corrections
+from pipelines.labels.corrections import read_corrections
 from pipelines.web.app import create_app
 
-from . import test_web_helpers as helpers
+from . import web_setup as helpers
 from .conftest import ROOT
-from .test_web_helpers import ANNOTATOR, csrf_of, free_port, make_workbench, wait_done
+from .web_setup import ANNOTATOR, csrf_of, free_port, make_workbench, wait_done
 
 web_project, loopback = helpers.web_project, helpers.loopback  # fixtures
 QUOTE = "the impact of sibling-to-sibling sexual abuse"

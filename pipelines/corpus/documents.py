@@ -182,7 +182,7 @@ def parse_document(text: str, source: str, fallback_title: str = "") -> ParseRes
             year=int(date.group(1)) if date else None,
             area=re.sub(r"^The\s+", "", area.group(1).strip()) if area else "",
             text=text,
-            kind="document",
+            form="document",
         )
     )
     return result

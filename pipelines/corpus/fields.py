@@ -70,7 +70,7 @@ def split_sections(body: str) -> tuple[str, str, str]:
 
 
 def summary_review(
-    kind: str,
+    form: str,
     source: str,
     line: int,
     title: str,
@@ -92,5 +92,5 @@ def summary_review(
         recommendations=recommendations,
         keywords=list(keywords or []),
         text=body,
-        kind=kind,
+        form=form,
     )

@@ -19,8 +19,8 @@ from pipelines.corpus.fields import (
     line_starts,
     summary_review,
 )
+from pipelines.labels.taxonomy import split_keywords
 from pipelines.mapped import MappedText
-from pipelines.taxonomy import split_keywords
 
 _SPACE = r"[ \t\u00a0\u202f]"
 HEADER = re.compile(rf"^{_SPACE}*((?:19|20)\d{{2}}){_SPACE}*[-\u2013\u2014]{_SPACE}*(\S.*?){_SPACE}*$")

@@ -54,7 +54,9 @@ def pr_curves(path: Path, y_true: np.ndarray, proba_by_model: dict[str, np.ndarr
     for model, proba in proba_by_model.items():
         if y_true.sum() == 0:
             continue
-        precision, recall, _ = precision_recall_curve(y_true.ravel(), proba.ravel())
+        # rounded as tag rows round them: float noise in the last bits (BLAS summation order) must not
+        # move a curve's points, or the PNG would differ between two runs of the same models
+        precision, recall, _ = precision_recall_curve(y_true.ravel(), np.round(proba, 4).ravel())
         ax.plot(recall, precision, label=f"{model} (micro-averaged)")
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
@@ -116,6 +118,6 @@ def confusion_grid(
 def _save(fig, plt, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata={"Software": None})  # no version string: byte-stable across installs
     plt.close(fig)
     return path

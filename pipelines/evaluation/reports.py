@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.classifiers.resolve import ResolvedModel
-from pipelines.corpus import read_path
+from pipelines.corpus.reading import read_path
+from pipelines.dataset import multi_hot
 from pipelines.evaluation import plots
-from pipelines.evaluation.metrics import bootstrap_delta, mcnemar_exact, scores
+from pipelines.evaluation.scoring import bootstrap_delta, mcnemar_exact, scores
+from pipelines.labels.taxonomy import TASKS, load_contract
+from pipelines.modeling.resolve import ResolvedModel
 from pipelines.records import write_json
-from pipelines.splitting import multi_hot
-from pipelines.taxonomy import TASKS, load_contract
 from pipelines.text import clean_text
 
 
@@ -33,7 +33,7 @@ class EvalSet:
     labels: dict[str, list[list[str]]]  # task -> per-row label ids
 
 
-def load_gold(path: str | Path, contract: str | Path = "data/taxonomy_contract.md") -> EvalSet:
+def load_gold(path: str | Path, contract: str | Path | None = None) -> EvalSet:
     """Rows {"id", "text" or "path", "harm_type": [...], "learning_theme": [...]}; a `path` is read
     relative to the gold file. An unknown label id or unreadable row is an error naming the row."""
     path = Path(path)
@@ -73,7 +73,7 @@ def load_gold(path: str | Path, contract: str | Path = "data/taxonomy_contract.m
 
 
 def test_split_set(task: str) -> EvalSet:
-    from pipelines.data import load_task_data
+    from pipelines.dataset import load_task_data
 
     data = load_task_data(task)
     split = data.splits["test"]
@@ -84,8 +84,7 @@ def test_split_set(task: str) -> EvalSet:
 def evaluate_model(model: ResolvedModel, dataset: EvalSet) -> tuple[dict, np.ndarray, np.ndarray]:
     labels = model.classifier.labels
     y = multi_hot(dataset.labels[model.task], labels)
-    proba = model.classifier.predict_proba(dataset.texts)
-    pred = model.classifier.predict(dataset.texts, proba=proba)
+    pred = model.classifier.predict(dataset.texts)
     result = scores(y, pred, labels)
     outside = sorted({lab for row in dataset.labels[model.task] for lab in row} - set(labels))
     if outside:
@@ -120,9 +119,38 @@ def evaluation_report(models: dict[str, ResolvedModel], dataset: EvalSet, out_di
     return report
 
 
+def _flips(ids: list[str], truth: list[list[str]], labels: list[str], pred_a, pred_b) -> list[dict]:
+    """Every review whose labels differ between A and B, with how many of B's changes are right."""
+    flips = []
+    for i, review_id in enumerate(ids):
+        added = [labels[j] for j in np.flatnonzero(pred_b[i] & ~pred_a[i])]
+        removed = [labels[j] for j in np.flatnonzero(pred_a[i] & ~pred_b[i])]
+        if added or removed:
+            gold = set(truth[i])
+            flips.append(
+                {
+                    "review_id": review_id,
+                    "added_by_b": added,
+                    "removed_by_b": removed,
+                    "b_right": sum(lab in gold for lab in added) + sum(lab not in gold for lab in removed),
+                    "b_wrong": sum(lab not in gold for lab in added) + sum(lab in gold for lab in removed),
+                }
+            )
+    return flips
+
+
+def _interval(boot: dict, k: int) -> dict:
+    return {
+        key: round(float(boot[name][k]), 4)
+        for key, name in (("delta", "delta"), ("ci_low", "low"), ("ci_high", "high"))
+    }
+
+
 def compare_task(
     a: ResolvedModel, b: ResolvedModel, dataset: EvalSet, out_dir: Path | None, n_boot: int = 1000
 ) -> tuple[dict, list[str]]:
+    """A vs B on the labels both predict: F1 per label and overall with paired-bootstrap intervals, an
+    exact McNemar test over all label decisions, the reviews that flip, and two figures."""
     labels = [label for label in a.classifier.labels if label in b.classifier.labels]
     y = multi_hot(dataset.labels[a.task], labels)
 
@@ -133,41 +161,17 @@ def compare_task(
     pred_a, pred_b = predictions(a), predictions(b)
     score_a, score_b = scores(y, pred_a, labels), scores(y, pred_b, labels)
     boot = bootstrap_delta(y, pred_a, pred_b, n_boot=n_boot)
-    p_value = mcnemar_exact((pred_a == y).ravel(), (pred_b == y).ravel())
-    flips = []
-    for i, review_id in enumerate(dataset.ids):
-        added = [labels[j] for j in np.flatnonzero(pred_b[i] & ~pred_a[i])]
-        removed = [labels[j] for j in np.flatnonzero(pred_a[i] & ~pred_b[i])]
-        if added or removed:
-            truth = set(dataset.labels[a.task][i])
-            flips.append(
-                {
-                    "review_id": review_id,
-                    "added_by_b": added,
-                    "removed_by_b": removed,
-                    "b_right": sum(lab in truth for lab in added) + sum(lab not in truth for lab in removed),
-                    "b_wrong": sum(lab not in truth for lab in added) + sum(lab in truth for lab in removed),
-                }
-            )
     per_label = {
         label: {
             "f1_a": score_a["per_label"][label]["f1"],
             "f1_b": score_b["per_label"][label]["f1"],
-            "delta": round(float(boot["delta"][j]), 4),
-            "ci_low": round(float(boot["low"][j]), 4),
-            "ci_high": round(float(boot["high"][j]), 4),
+            **_interval(boot, j),
             "support": score_a["per_label"][label]["support"],
         }
         for j, label in enumerate(labels)
     }
     overall = {
-        name: {
-            "a": score_a[name],
-            "b": score_b[name],
-            "delta": round(float(boot["delta"][k]), 4),
-            "ci_low": round(float(boot["low"][k]), 4),
-            "ci_high": round(float(boot["high"][k]), 4),
-        }
+        name: {"a": score_a[name], "b": score_b[name], **_interval(boot, k)}
         for k, name in zip((-2, -1), ("micro_f1", "macro_f1"), strict=True)
     }
     result = {
@@ -176,35 +180,37 @@ def compare_task(
         "labels": labels,
         "overall": overall,
         "per_label": per_label,
-        "mcnemar_p": round(p_value, 4),
-        "flips": flips,
+        "mcnemar_p": round(mcnemar_exact((pred_a == y).ravel(), (pred_b == y).ravel()), 4),
+        "flips": _flips(dataset.ids, dataset.labels[a.task], labels, pred_a, pred_b),
     }
-    figures = []
-    if out_dir:
-        figures = [
-            plots.per_label_f1_bars(
-                out_dir / f"{a.task}_f1_side_by_side.png",
-                labels,
-                {
-                    f"A {a.name}": [per_label[lab]["f1_a"] for lab in labels],
-                    f"B {b.name}": [per_label[lab]["f1_b"] for lab in labels],
-                },
-                f"{a.task}: per-label F1 on {dataset.name}",
-            ),
-            plots.per_label_f1_bars(
-                out_dir / f"{a.task}_f1_delta.png",
-                labels,
-                {"B - A": [per_label[lab]["delta"] for lab in labels]},
-                f"{a.task}: F1(B) - F1(A), 95% bootstrap intervals",
-                errors={
-                    "B - A": (
-                        np.array([per_label[lab]["ci_low"] for lab in labels]),
-                        np.array([per_label[lab]["ci_high"] for lab in labels]),
-                    )
-                },
-            ),
-        ]
+    figures = _compare_figures(a, b, dataset.name, labels, per_label, out_dir) if out_dir else []
     return result, [f.name for f in figures]
+
+
+def _compare_figures(a: ResolvedModel, b: ResolvedModel, name: str, labels: list[str], per_label: dict, out_dir: Path):
+    return [
+        plots.per_label_f1_bars(
+            out_dir / f"{a.task}_f1_side_by_side.png",
+            labels,
+            {
+                f"A {a.name}": [per_label[lab]["f1_a"] for lab in labels],
+                f"B {b.name}": [per_label[lab]["f1_b"] for lab in labels],
+            },
+            f"{a.task}: per-label F1 on {name}",
+        ),
+        plots.per_label_f1_bars(
+            out_dir / f"{a.task}_f1_delta.png",
+            labels,
+            {"B - A": [per_label[lab]["delta"] for lab in labels]},
+            f"{a.task}: F1(B) - F1(A), 95% bootstrap intervals",
+            errors={
+                "B - A": (
+                    np.array([per_label[lab]["ci_low"] for lab in labels]),
+                    np.array([per_label[lab]["ci_high"] for lab in labels]),
+                )
+            },
+        ),
+    ]
 
 
 def compare_markdown(report: dict) -> str:

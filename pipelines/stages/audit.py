@@ -1,152 +1,30 @@
-"""Stage `audit`: how far the NSPCC keyword labels are from what a reader finds, and how far two
-readers are from each other. Writes experiments/label_audit.json.
-
-- keyword versus reader: the keyword labels scored as if they were a tagger, against the final
-  (reader-corrected) labels, per task and split;
-- what the readers changed: adds and removes per label (from the label stage's report);
-- agreement between the two independent passes kept in data/gold/passes/reader-{1,2}.jsonl (in the
-  corrections format; each pass's labels are
-  the keyword labels plus that pass's adds minus its removes): micro-F1 per task and Cohen's kappa
-  per label where both passes use the label often enough to say something.
-"""
+"""Stage `audit`: keyword labels against reader labels, what the readers changed, and the agreement of
+the two reader passes (`pipelines.labels.audit`), written to experiments/label_audit.json."""
 
 from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
+import sys
 
-import numpy as np
-
-from pipelines.corrections import Correction, apply_corrections, read_corrections, validate
-from pipelines.evaluation.metrics import scores
+from pipelines.labels.audit import label_audit
+from pipelines.labels.corrections import CorrectionError
 from pipelines.records import write_json
-from pipelines.splitting import multi_hot
-from pipelines.taxonomy import TASKS
+from pipelines.stages.arguments import stage_arguments
 
 log = logging.getLogger(__name__)
-DATASET = Path("data/processed/dataset")
-LABEL_REPORT = Path("data/interim/label_report.json")
-PASSES = Path("data/gold/passes")
-OUT = Path("experiments/label_audit.json")
-MIN_KAPPA_SUPPORT = 5  # positives in either pass before a per-label kappa is reported
 
 
-def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float | None:
-    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
-    if not len(a):
-        return None
-    observed = float((a == b).mean())
-    expected = float(a.mean() * b.mean() + (1 - a.mean()) * (1 - b.mean()))
-    return None if expected >= 1 else round((observed - expected) / (1 - expected), 4)
-
-
-def keyword_vs_reader(dataset, vocabulary: dict[str, list[str]]) -> dict:
-    out: dict[str, dict] = {}
-    for task, labels in vocabulary.items():
-        out[task] = {}
-        for split in ("train", "validation", "test"):
-            part = dataset[split]
-            reader = np.asarray(part[task], dtype=np.int8)
-            keyword = np.asarray(part[f"keyword_{task}"], dtype=np.int8)
-            result = scores(reader, keyword, labels)
-            tp = int((reader & keyword).sum())
-            out[task][split] = {
-                "reviews": len(part),
-                "reader_labels": int(reader.sum()),
-                "keyword_labels": int(keyword.sum()),
-                "precision": round(tp / max(int(keyword.sum()), 1), 4),
-                "recall": round(tp / max(int(reader.sum()), 1), 4),
-                "micro_f1": result["micro_f1"],
-                "macro_f1": round(
-                    float(np.mean([v["f1"] for v in result["per_label"].values() if v["support"] > 0] or [0.0])), 4
-                ),
-            }
-    return out
-
-
-def pass_labels(
-    corrections: list[Correction], keyword: dict[str, dict[str, list[str]]]
-) -> dict[str, dict[str, list[str]]]:
-    return apply_corrections(keyword, corrections).labels
-
-
-def agreement(
-    first: list[Correction], second: list[Correction], keyword: dict[str, dict[str, list[str]]], vocabulary
-) -> dict:
-    """Pass-to-pass agreement on the reviews the second pass read (its ids file lists them)."""
-    ids_file = PASSES / "reader-2_ids.txt"
-    ids = sorted(ids_file.read_text(encoding="utf-8").split()) if ids_file.exists() else []
-    ids = [i for i in ids if i in keyword]
-    if not ids or not first or not second:  # agreement needs both passes on record
-        return {}
-    subset = {i: keyword[i] for i in ids}
-    one = pass_labels([c for c in first if c.review_id in subset], subset)
-    two = pass_labels([c for c in second if c.review_id in subset], subset)
-    out: dict[str, dict] = {"reviews": len(ids)}
-    for task, labels in vocabulary.items():
-        a = multi_hot([one[i][task] for i in ids], labels)
-        b = multi_hot([two[i][task] for i in ids], labels)
-        kappas = {}
-        for j, label in enumerate(labels):
-            if max(a[:, j].sum(), b[:, j].sum()) >= MIN_KAPPA_SUPPORT:
-                kappas[label] = {
-                    "kappa": cohen_kappa(a[:, j], b[:, j]),
-                    "reader_1": int(a[:, j].sum()),
-                    "reader_2": int(b[:, j].sum()),
-                    "both": int((a[:, j] & b[:, j]).sum()),
-                }
-        values = [k["kappa"] for k in kappas.values() if k["kappa"] is not None]
-        out[task] = {
-            "micro_f1": scores(a, b, labels)["micro_f1"],
-            "labels_reader_1": int(a.sum()),
-            "labels_reader_2": int(b.sum()),
-            "labels_agreed": int((a & b).sum()),
-            "mean_kappa": round(float(np.mean(values)), 4) if values else None,
-            "kappa": kappas,
-        }
-    return out
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     from datasets import load_from_disk
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    dataset = load_from_disk(str(DATASET))
-    vocabulary = {task: dataset["train"].features[f"{task}_labels"].feature.names for task in TASKS}
-    keyword = {
-        row["review_id"]: {
-            task: [vocabulary[task][j] for j, v in enumerate(row[f"keyword_{task}"]) if v] for task in TASKS
-        }
-        for split in ("train", "validation", "test")
-        for row in dataset[split]
-    }
-    report = json.loads(LABEL_REPORT.read_text(encoding="utf-8")).get("corrections", {})
-    texts = {row["review_id"]: row["text"] for split in ("train", "validation", "test") for row in dataset[split]}
-    passes = {}
-    for name in ("reader-1", "reader-2"):
-        found, problems = read_corrections(PASSES / f"{name}.jsonl")
-        problems += validate(found, texts, vocabulary)
-        if problems:
-            raise SystemExit("\n".join(problems))
-        passes[name] = found
-    first, second = passes["reader-1"], passes["reader-2"]
-    changes = report.get("per_task_label", {})
-    most_added = sorted(
-        ((task, label, n["add"]) for task, by in changes.items() for label, n in by.items() if n["add"]),
-        key=lambda item: -item[2],
-    )[:10]
-    audit = {
-        "keyword_vs_reader": keyword_vs_reader(dataset, vocabulary),
-        "corrections": {
-            "applied": report.get("applied"),
-            "per_annotator": report.get("per_annotator"),
-            "per_task_label": changes,
-            "most_added": [{"task": t, "label": label, "added": n} for t, label, n in most_added],
-        },
-        "pass_agreement": agreement(first, second, keyword, vocabulary),
-    }
-    write_json(OUT, audit)
+    args = stage_arguments(__doc__, argv, "dataset", "label_report", "passes", "out")
+    label_report = json.loads(args.label_report.read_text(encoding="utf-8"))
+    try:
+        audit = label_audit(load_from_disk(str(args.dataset)), label_report, args.passes)
+    except CorrectionError as exc:
+        sys.exit("\n".join(exc.problems))
+    write_json(args.out, audit)
     for task, by_split in audit["keyword_vs_reader"].items():
         test = by_split["test"]
         log.info(

@@ -1,217 +1,51 @@
-"""Stage `evaluate`: every trained model on validation and the 2023 test split, side by side.
-
-Scores every model over the whole label vocabulary against the reader labels (keyword labels plus
-reader corrections; primary) and against the NSPCC keyword labels alone (`kw_*`, beside them).
-Writes experiments/metrics/<task>/<kind>/<split>.json (DVC metrics: headline figures only),
-experiments/evaluation.json (everything), experiments/per_label.csv and the plots (DVC plots), logs
-each model to MLflow and moves the champion alias per task to the best model by cross-validation on
-train (thresholds from validation) or, if so configured, by validation. The test split is reported,
-never used to choose.
-"""
+"""Stage `evaluate`: every trained model on validation and the 2023 test split, with CV on train, side
+by side (`pipelines.evaluation.temporal`); MLflow runs and the champion alias. The test split is
+reported, never used to choose."""
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
-import shutil
-from pathlib import Path
 
-import numpy as np
-
-from pipelines.classifiers import load_classifier
-from pipelines.classifiers.base import CV_PROBA_FILE, tune_thresholds
 from pipelines.config import EvaluateConfig, TrackingConfig, load_section
-from pipelines.data import SPLIT_REPORT, SplitData, TaskData, load_task_data
-from pipelines.evaluation import plots
-from pipelines.evaluation.metrics import expand, fold_scores, reader_scores
-from pipelines.records import atomic_open, write_json
-from pipelines.taxonomy import TASKS
+from pipelines.evaluation.temporal import champions_of, evaluate_task, track, write_metrics, write_per_label
+from pipelines.labels.taxonomy import TASKS
+from pipelines.modeling import registry
+from pipelines.records import write_json
+from pipelines.stages.arguments import stage_arguments
 
 log = logging.getLogger(__name__)
-MODELS_DIR = Path("models")
-METRICS_DIR = Path("experiments/metrics")  # DVC metrics: one small file per task, kind and split
-DETAIL = Path("experiments/evaluation.json")  # everything, per-label tables included
-CHAMPIONS = Path("experiments/champions.json")
-PER_LABEL_CSV = Path("experiments/per_label.csv")  # DVC plots
-PLOTS_DIR = Path("experiments/plots")
-EVAL_SPLITS = ("validation", "test")
-SHORT_SPLIT = {"cv": "cv", "validation": "val", "test": "test"}  # in DVC metrics; the rest in evaluation.json
-TARGETS = ("reader", "keyword")  # reader-corrected labels (primary), NSPCC keyword labels alone
 
 
-def both_targets(part: SplitData, predicted: np.ndarray, data: TaskData, frequent: list[str]) -> dict:
-    return {
-        "reader": reader_scores(part.y, predicted, data.labels, frequent),
-        "keyword": reader_scores(part.y_keyword, predicted, data.labels, frequent),
-    }
-
-
-def cross_validation(
-    model, model_dir: Path, data: TaskData, frequent: list[str], validation_proba: np.ndarray
-) -> tuple[dict, str | None]:
-    """CV on train from the out-of-fold probabilities the train stage saved (thresholds tuned on
-    validation), and validation scored with thresholds tuned on those out-of-fold rows instead:
-    the two honest views. Empty, with the reason, when there are none or they are stale."""
-    oof_file = model_dir / CV_PROBA_FILE
-    train, validation = data.splits["train"], data.splits["validation"]
-    if not oof_file.exists():
-        return {}, None
-    oof = np.load(oof_file, allow_pickle=False)
-    if oof.shape != (len(train.ids), len(model.labels)):
-        return {}, f"{CV_PROBA_FILE} does not match the train split (stale model): no CV score"
-    columns = [data.labels.index(label) for label in model.labels]
-    out = {}
-    predicted = expand((oof >= model.thresholds).astype(np.int8), model.labels, data.labels)
-    out["cv"] = {
-        "reader": fold_scores(train.y, predicted, train.folds, data.labels, frequent),
-        "keyword": fold_scores(train.y_keyword, predicted, train.folds, data.labels, frequent),
-    }
-    thresholds = tune_thresholds(train.y[:, columns], oof)
-    val_pred = (model.predict_proba(validation.texts) >= thresholds).astype(np.int8)
-    out["validation_oof_thresholds"] = both_targets(
-        validation, expand(val_pred, model.labels, data.labels), data, frequent
+def main(argv: list[str] | None = None) -> None:
+    args = stage_arguments(
+        __doc__,
+        argv,
+        "models",
+        "split_report",
+        "metrics",
+        "detail",
+        "per_label",
+        "plots",
+        "champions",
     )
-    return out, None
-
-
-def evaluate_task(task: str, kinds: list[str], skipped: list[dict], frequent: list[str]) -> tuple[dict, list[Path]]:
-    """Every model scored over the whole label vocabulary: labels a model does not predict count as
-    missed. Reader labels are primary; the keyword labels are scored beside them."""
-    data = load_task_data(task, labels="all")
-    metrics: dict[str, dict] = {}
-    test_probas: dict[str, np.ndarray] = {}
-    preds: dict[str, np.ndarray] = {}
-    for kind in kinds:
-        model_dir = MODELS_DIR / task / kind
-        if not (model_dir / "meta.json").exists():
-            skipped.append({"task": task, "model": kind, "reason": f"no trained model at {model_dir}"})
-            continue
-        model = load_classifier(model_dir)
-        if not set(model.labels) <= set(data.labels):
-            skipped.append({"task": task, "model": kind, "reason": "labels outside the contract vocabulary"})
-            continue
-        metrics[kind] = {}
-        probas = {}
-        for split in EVAL_SPLITS:
-            part = data.splits[split]
-            proba = probas[split] = model.predict_proba(part.texts)
-            predicted = expand(model.predict(part.texts, proba=proba), model.labels, data.labels)
-            metrics[kind][split] = both_targets(part, predicted, data, frequent)
-            if split == "test":
-                test_probas[kind], preds[kind] = expand(proba, model.labels, data.labels), predicted
-        honest, problem = cross_validation(model, model_dir, data, frequent, probas["validation"])
-        metrics[kind] |= honest
-        if problem:
-            skipped.append({"task": task, "model": kind, "reason": problem})
-    test_y = data.splits["test"].y
-    figures = [
-        plots.per_label_f1_bars(
-            PLOTS_DIR / f"{task}_per_label_f1.png",
-            data.labels,
-            {k: [m["test"]["reader"]["per_label"][lab]["f1"] for lab in data.labels] for k, m in metrics.items()},
-            f"{task}: per-label F1 on the 2023 test split (reader labels)",
-        ),
-        plots.pr_curves(
-            PLOTS_DIR / f"{task}_precision_recall.png", test_y, test_probas, f"{task}: precision-recall (test, reader)"
-        ),
-        plots.cooccurrence(
-            PLOTS_DIR / f"{task}_cooccurrence.png",
-            data.splits["train"].y,
-            data.labels,
-            f"{task}: label co-occurrence (train, reader labels)",
-        ),
-        plots.confusion_grid(
-            PLOTS_DIR / f"{task}_confusion.png", test_y, preds, data.labels, f"{task}: per-label outcomes on test"
-        ),
-    ]
-    return metrics, figures
-
-
-def headline(scores_: dict) -> dict:
-    """The few figures `dvc metrics show` prints per file; every file has the same keys, so the
-    table stays 120 columns wide (all the rest is in experiments/evaluation.json)."""
-    out = {"micro": scores_["micro_f1"], "macro": scores_["macro_f1"], "samples": scores_["samples_f1"]}
-    if "micro_f1_sd" in scores_:
-        out |= {"micro_sd": scores_["micro_f1_sd"], "macro_sd": scores_["macro_f1_sd"]}
-    return out
-
-
-def write_metrics(all_metrics: dict) -> None:
-    """experiments/metrics/<task>/<kind>/<split>.json against the reader labels and, beside it,
-    <split>_kw.json against the keyword labels alone."""
-    if METRICS_DIR.exists():
-        shutil.rmtree(METRICS_DIR)
-    for task, by_kind in all_metrics.items():
-        for kind, by_split in by_kind.items():
-            for split, result in by_split.items():
-                if split not in SHORT_SPLIT:
-                    continue
-                folder = METRICS_DIR / task / kind
-                write_json(folder / f"{SHORT_SPLIT[split]}.json", headline(result["reader"]))
-                write_json(folder / f"{SHORT_SPLIT[split]}_kw.json", headline(result["keyword"]))
-
-
-def write_per_label(all_metrics: dict, frequent: dict[str, list[str]]) -> None:
-    with atomic_open(PER_LABEL_CSV, newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["task", "model", "split", "target", "label", "group", "precision", "recall", "f1", "support"])
-        for task, by_kind in all_metrics.items():
-            for kind, by_split in by_kind.items():
-                for split, by_target in by_split.items():
-                    for target, result in by_target.items():
-                        for label, v in result["per_label"].items():
-                            group = "frequent" if label in frequent[task] else "few_shot"
-                            writer.writerow(
-                                [task, kind, split, target, label, group]
-                                + [v["precision"], v["recall"], v["f1"], v["support"]]
-                            )
-
-
-def choose_champion(task_metrics: dict, metric: str, split: str = "cv") -> tuple[str | None, str]:
-    """Best kind and the basis it was chosen on; ties go to the simpler model (the order of `kinds`).
-
-    Why cv by default: validation F1 is measured on the very reviews each model's per-label
-    thresholds were tuned on, which flatters the flexible models (by up to 0.2 F1 here), while the
-    out-of-fold train predictions are scored with thresholds that never saw them. Kinds without CV
-    scores cannot win on cv; if none has them, validation decides and the basis says so."""
-    if split == "cv" and not any("cv" in result for result in task_metrics.values()):
-        split = "validation"
-    best, best_value = None, -1.0
-    for kind, result in task_metrics.items():
-        if split not in result:
-            continue
-        value = result[split]["reader"][metric]
-        if value > best_value + 1e-9:
-            best, best_value = kind, value
-    return best, f"{split} {metric}"
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     config = load_section("evaluate", EvaluateConfig)
-    tracking_config = load_section("tracking", TrackingConfig)
-    frequent = json.loads(SPLIT_REPORT.read_text(encoding="utf-8"))["active_labels"]
+    unknown = [kind for kind in config.kinds if kind not in registry.kinds()]
+    if unknown:
+        raise SystemExit(f"params.yaml [evaluate]: unknown kinds {unknown}; expected {registry.kinds()}")
+    frequent = json.loads(args.split_report.read_text(encoding="utf-8"))["active_labels"]
     skipped: list[dict] = []
-    all_metrics: dict[str, dict] = {}
-    champions: dict[str, dict] = {}
-    figures_by_task: dict[str, list[Path]] = {}
+    all_metrics, figures_by_task = {}, {}
     for task in TASKS:
-        all_metrics[task], figures_by_task[task] = evaluate_task(task, config.kinds, skipped, frequent[task])
-        kind, basis = choose_champion(all_metrics[task], config.champion_metric, config.champion_split)
-        if kind:
-            chosen = all_metrics[task][kind]
-            champions[task] = {"kind": kind, "basis": f"{basis} (reader labels)"}
-            champions[task] |= {
-                f"{split}_{config.champion_metric}": chosen[split]["reader"][config.champion_metric]
-                for split in ("cv", "validation")
-                if split in chosen
-            }
-    write_metrics(all_metrics)
-    write_json(DETAIL, {"frequent_labels": frequent, "metrics": all_metrics})
-    write_per_label(all_metrics, frequent)
-    _track(all_metrics, champions, figures_by_task, config, tracking_config)
-    write_json(CHAMPIONS, {"champions": champions, "skipped": skipped})
+        all_metrics[task], figures_by_task[task] = evaluate_task(
+            task, config.kinds, skipped, frequent[task], args.models, args.plots
+        )
+    champions = champions_of(all_metrics, config)
+    write_metrics(all_metrics, args.metrics)
+    write_json(args.detail, {"frequent_labels": frequent, "metrics": all_metrics})
+    write_per_label(all_metrics, frequent, args.per_label)
+    track(all_metrics, champions, figures_by_task, config, load_section("tracking", TrackingConfig), args.models)
+    write_json(args.champions, {"champions": champions, "skipped": skipped})
     for item in skipped:
         log.warning("evaluate: skipped %s/%s: %s", item["task"], item["model"], item["reason"])
     for task, by_model in all_metrics.items():
@@ -221,30 +55,6 @@ def main() -> None:
             )
             log.info("%s %-13s reader micro/macro: %s", task, kind, line)
     log.info("champions: %s", champions)
-
-
-def _track(all_metrics, champions, figures_by_task, config: EvaluateConfig, tracking_config: TrackingConfig) -> None:
-    from pipelines import tracking
-
-    tracking.configure(tracking_config)
-    for task, by_model in all_metrics.items():
-        for kind, result in by_model.items():
-            split_metrics = {s: result[s]["reader"] for s in (*EVAL_SPLITS, "cv") if s in result}
-            run = tracking.log_model_run(
-                task, kind, MODELS_DIR / task / kind, split_metrics, figures_by_task[task], tracking_config
-            )
-            log.info(
-                "mlflow: %s/%s run %s version %s%s",
-                task,
-                kind,
-                run["run_id"],
-                run["version"],
-                "" if run["new"] else " (unchanged, not logged again)",
-            )
-            if task in champions and champions[task]["kind"] == kind:
-                champions[task] |= {"run_id": run["run_id"], "version": run["version"]}
-                if run["version"]:
-                    tracking.set_alias(task, kind, run["version"], config.champion_alias)
 
 
 if __name__ == "__main__":

@@ -1,97 +1,36 @@
-"""Stage `label`: NSPCC keywords → contract label ids per task (data/taxonomy.yaml), then the
-reader corrections (data/corrections/) on top: final labels = keyword labels + adds - removes.
-
-An unmapped keyword stops the stage (or warns, if params say so): a new keyword in a newly
-published month must be decided on by a person, not silently dropped from the labels. An invalid
-correction always stops it, before anything is written: a dataset never holds half a correction set.
-"""
+"""Stage `label`: keyword labels and the reader corrections over them (`pipelines.labels.labelling`).
+An unmapped keyword stops the stage (or warns: `label.on_unmapped`); an invalid correction always
+stops it with `file:line: reason`, and nothing is written."""
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections import Counter
-from pathlib import Path
 
 from pipelines.config import LabelConfig, load_section
-from pipelines.corrections import (
-    SOURCE_ADDED,
-    SOURCE_REMOVED,
-    CorrectionError,
-    apply_corrections,
-    read_corrections,
-    validate,
-)
+from pipelines.labels.corrections import CorrectionError
+from pipelines.labels.labelling import apply_reader_corrections, label_reviews
+from pipelines.labels.taxonomy import load_taxonomy
+from pipelines.paths import resolve
 from pipelines.records import read_reviews, write_json, write_jsonl
-from pipelines.taxonomy import TASKS, Taxonomy, load_taxonomy
+from pipelines.stages.arguments import stage_arguments
 
 log = logging.getLogger(__name__)
-IN_REVIEWS = Path("data/interim/dedup.jsonl")
-OUT_ROWS = Path("data/interim/labelled.jsonl")
-OUT_REPORT = Path("data/interim/label_report.json")
 
 
-class UnmappedKeywordsError(RuntimeError):
-    pass
-
-
-def label_reviews(reviews, taxonomy: Taxonomy) -> tuple[list[dict], dict]:
-    rows: list[dict] = []
-    unmapped: Counter[str] = Counter()
-    ignored: Counter[str] = Counter()
-    counts: dict[str, Counter[str]] = {task: Counter() for task in taxonomy.labels}
-    for review in reviews:
-        labels, missing = taxonomy.map_keywords(review.keywords)
-        unmapped.update(missing)
-        ignored.update(k for k in map(taxonomy.canonical, review.keywords) if k in taxonomy.ignored)
-        for task, ids in labels.items():
-            counts[task].update(ids)
-        rows.append(review.to_dict() | labels)
-    report = {
-        "taxonomy_version": taxonomy.version,
-        "reviews": len(rows),
-        "with_keywords": sum(bool(r["keywords"]) for r in rows),
-        "unmapped_keywords": dict(unmapped.most_common()),
-        "ignored_keywords": dict(ignored.most_common()),
-        "label_counts": {task: dict(c.most_common()) for task, c in counts.items()},
-    }
-    return rows, report
-
-
-def apply_reader_corrections(rows: list[dict], corrections_dir: str | Path, vocabulary: dict[str, list[str]]) -> dict:
-    """Rows gain `keyword_<task>` (the mapped keywords), `<task>_added` and `<task>_removed` (reader
-    provenance), and `<task>` becomes the final label list. Raises CorrectionError listing every bad
-    line, having changed nothing."""
-    corrections, problems = read_corrections(corrections_dir)
-    problems += validate(corrections, {r["review_id"]: r["text"] for r in rows}, vocabulary)
-    if problems:
-        raise CorrectionError(problems)
-    applied = apply_corrections({r["review_id"]: {t: r[t] for t in TASKS} for r in rows}, corrections)
-    for row in rows:
-        rid = row["review_id"]
-        for task in TASKS:
-            source = applied.provenance[rid][task]
-            row[f"keyword_{task}"] = row[task]
-            row[f"{task}_added"] = sorted(k for k, v in source.items() if v == SOURCE_ADDED)
-            row[f"{task}_removed"] = sorted(k for k, v in source.items() if v == SOURCE_REMOVED)
-            row[task] = applied.labels[rid][task]
-    final_counts = {task: Counter(label for r in rows for label in r[task]) for task in TASKS}
-    return applied.report | {"final_label_counts": {t: dict(c.most_common()) for t, c in final_counts.items()}}
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+def main(argv: list[str] | None = None) -> None:
+    args = stage_arguments(__doc__, argv, "reviews", "out", "report")
     config = load_section("label", LabelConfig)
-    taxonomy = load_taxonomy(config.taxonomy, config.contract)
-    rows, report = label_reviews(read_reviews(IN_REVIEWS), taxonomy)
+    taxonomy = load_taxonomy(resolve(config.taxonomy), resolve(config.contract))
+    rows, report = label_reviews(read_reviews(args.reviews), taxonomy)
     try:
-        report["corrections"] = apply_reader_corrections(rows, config.corrections, taxonomy.labels)
+        report["corrections"] = apply_reader_corrections(rows, resolve(config.corrections), taxonomy.labels)
     except CorrectionError as exc:
         for problem in exc.problems:
             print(f"label: invalid correction: {problem}", file=sys.stderr)
         log.error("%d invalid correction(s); nothing written", len(exc.problems))
         sys.exit(1)
-    write_json(OUT_REPORT, report)
+    write_json(args.report, report)
     if report["unmapped_keywords"]:
         message = (
             f"{len(report['unmapped_keywords'])} keyword(s) neither mapped nor ignored in "
@@ -101,7 +40,7 @@ def main() -> None:
             log.error("%s (set label.on_unmapped: warn to continue)", message)
             sys.exit(1)
         log.warning(message)
-    write_jsonl(OUT_ROWS, rows)
+    write_jsonl(args.out, rows)
     log.info(
         "label: %d reviews, %d with keywords, taxonomy %s; corrections applied %s",
         report["reviews"],

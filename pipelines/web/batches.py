@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.classifiers.resolve import ResolvedModel
+from pipelines.modeling.resolve import ResolvedModel
 from pipelines.records import Review
 from pipelines.tagging import collect_reviews, document_of, error_row, tag_reviews
 from pipelines.web.uploads import Upload

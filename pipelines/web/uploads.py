@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO
 
 from pipelines.corpus.documents import DocumentError, decode_bytes
@@ -61,8 +61,13 @@ def display_name(client_name: str | None, index: int) -> str:
     """A readable label for the file (folder uploads send `folder/file.txt`): control characters
     removed, no leading slash or `..`, at most 200 characters. Never used as a path."""
     cleaned = _CONTROL.sub("", (client_name or "").replace("\\", "/"))
-    parts = [p for p in PurePosixPath(cleaned).parts if p not in ("/", "..", ".")]
-    return "/".join(parts)[-200:] or f"upload-{index + 1}"
+    parts = [p for p in cleaned.split("/") if p not in ("", "..", ".")]
+    kept: list[str] = []
+    for part in reversed(parts):  # the last 200 characters, cut only between whole parts
+        if kept and len(part) + 1 + sum(len(k) + 1 for k in kept) > 201:
+            break
+        kept.insert(0, part[-200:])
+    return "/".join(kept) or f"upload-{index + 1}"
 
 
 def unique(name: str, taken: set[str]) -> str:

@@ -1,7 +1,7 @@
 """The server's state: the model sets (loaded once each), the corpus the corrections are checked
 against, and the decisions this server wrote (for undo).
 
-Corrections go through `pipelines.corrections.record` and `remove_line` only: the page writes
+Corrections go through `pipelines.labels.corrections.record` and `remove_line` only: the page writes
 exactly what `reviewtag correct` writes, validated the same way, appended under the same lock and
 fsynced before the page says "recorded", so a decision the page confirmed survives a crash or kill.
 """
@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from pipelines.classifiers import KINDS
-from pipelines.classifiers.resolve import ResolvedModel, resolve
-from pipelines.corrections import CORPUS, CorrectionError, corpus_texts, read_corrections, record, remove_line
-from pipelines.taxonomy import load_contract
+from pipelines import paths
+from pipelines.labels.corrections import CorrectionError, corpus_texts, read_corrections, record, remove_line
+from pipelines.labels.taxonomy import load_contract
+from pipelines.modeling import registry
+from pipelines.modeling.resolve import ResolvedModel, resolve
 
 # What the page may ask for: never a path on the server's disk (the CLI's --model can be one).
 WEB_SPEC = re.compile(r"^(champion|models:/[\w.-]+(@[\w-]+|/\d+)|runs:/[0-9a-f]{32}/[\w/.-]+|[0-9a-f]{32})$")
@@ -43,7 +44,7 @@ class Workbench:
     annotator: str
     corrections_dir: Path
     contract: Path
-    corpus: Path = CORPUS
+    corpus: Path = field(default_factory=lambda: paths.resolve(paths.CORPUS))
     max_chars: int = 2_000_000
     resolver: Callable[[str], dict[str, ResolvedModel]] = resolve
     vocabulary: dict[str, list[str]] = field(init=False)
@@ -60,10 +61,10 @@ class Workbench:
     def check_spec(self, spec: str) -> str:
         """A model choice from the page, or ValueError."""
         spec = spec.strip() or self.default_spec
-        if spec == self.default_spec or spec in KINDS or WEB_SPEC.match(spec):
+        if spec == self.default_spec or spec in registry.kinds() or WEB_SPEC.match(spec):
             return spec
         raise ValueError(
-            f"unknown model {spec[:80]!r}: choose champion, a kind ({', '.join(KINDS)}), "
+            f"unknown model {spec[:80]!r}: choose champion, a kind ({', '.join(registry.kinds())}), "
             "models:/NAME@ALIAS, models:/NAME/N or a run id"
         )
 

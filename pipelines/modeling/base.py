@@ -1,0 +1,196 @@
+"""One interface for every model kind, so the CLI, evaluation and MLflow never branch on the kind.
+
+A saved model is a directory: `meta.json` (kind, task, sorted label vocabulary = label2id,
+per-label thresholds, taxonomy version, parameters) beside the kind's own safe-format weights
+(skops for scikit-learn, safetensors for torch). Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from pipelines.text import sentence_spans
+
+Span = tuple[int, int]  # [start, end) character offsets
+META_FILE = "meta.json"
+CV_PROBA_FILE = "cv_proba.npy"  # out-of-fold probabilities on the train split, written by the train stage
+
+
+@dataclass
+class ModelMeta:
+    kind: str
+    task: str
+    labels: list[str]
+    thresholds: list[float]
+    taxonomy_version: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    # What training found (cv scores, best epoch, routes); never timings or anything else that differs
+    # between two runs with identical weights, so a retrain that changes nothing changes no file.
+    extra: dict[str, Any] = field(default_factory=dict)
+    wrapper: str = ""  # a registered wrapper around the kind (e.g. "routed"); "" = the kind itself
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.labels)}
+
+
+def read_meta(directory: str | Path) -> ModelMeta:
+    """A saved model's kind, labels, thresholds and parameters, without loading its weights."""
+    return ModelMeta(**json.loads((Path(directory) / META_FILE).read_text(encoding="utf-8")))
+
+
+def tune_thresholds(
+    y_true: np.ndarray, proba: np.ndarray, grid: Sequence[float] | None = None, default: float = 0.5
+) -> np.ndarray:
+    """Per-label threshold maximising F1 on held-out data; ties go to the threshold nearest 0.5
+    (the least surprising), and labels absent from the data keep the default."""
+    grid = np.asarray(grid if grid is not None else np.round(np.arange(0.05, 0.96, 0.025), 3))
+    thresholds = np.full(y_true.shape[1], default, dtype=float)
+    for j in range(y_true.shape[1]):
+        truth = y_true[:, j].astype(bool)
+        if not truth.any():
+            continue
+        predicted = proba[:, j][None, :] >= grid[:, None]
+        tp = (predicted & truth).sum(axis=1)
+        fp = (predicted & ~truth).sum(axis=1)
+        fn = (~predicted & truth).sum(axis=1)
+        f1 = np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+        best = np.flatnonzero(np.isclose(f1, f1.max()))
+        thresholds[j] = float(grid[best[np.argmin(np.abs(grid[best] - 0.5))]])
+    return thresholds
+
+
+@dataclass
+class ItemScores:
+    """One document's items (spans of its text) and each item's probability per label."""
+
+    spans: list[Span]
+    proba: np.ndarray  # (items, labels)
+
+
+@dataclass
+class Scores:
+    """What a model computed for a batch: document probabilities and, for kinds that score items,
+    every document's item scores, so evidence is read from the very scores that made the
+    prediction, with no state kept between calls. `parts` holds the scores of inner models (an
+    ensemble's members, a routed model's learned and rule parts)."""
+
+    proba: np.ndarray  # (docs, labels)
+    items: list[ItemScores] | None = None
+    parts: dict[str, Scores] = field(default_factory=dict)
+
+    def row(self, i: int) -> Scores:
+        """Document `i` alone, as a batch of one."""
+        return Scores(
+            self.proba[i : i + 1],
+            None if self.items is None else [self.items[i]],
+            {name: part.row(i) for name, part in self.parts.items()},
+        )
+
+
+class ReviewClassifier(ABC):
+    """fit / predict_proba / predict / evidence / save / load, scikit-learn style: no global state.
+    `kind` is set by `pipelines.modeling.registry.register`."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, task: str, labels: list[str], params: dict[str, Any] | None = None):
+        self.meta = ModelMeta(self.kind, task, sorted(labels), [0.5] * len(labels), params=dict(params or {}))
+
+    @property
+    def labels(self) -> list[str]:
+        return self.meta.labels
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        return np.asarray(self.meta.thresholds, dtype=float)
+
+    @abstractmethod
+    def fit(
+        self, texts: list[str], y: np.ndarray, validation: tuple[list[str], np.ndarray] | None = None
+    ) -> ReviewClassifier:
+        """`validation` is for kinds that stop early; thresholds are tuned separately by `tune`."""
+
+    def fresh(self) -> ReviewClassifier:
+        """An unfitted model with the same parameters (cross-validation refits these)."""
+        return type(self)(self.meta.task, self.labels, self.meta.params)
+
+    def out_of_fold_proba(
+        self, texts: list[str], y: np.ndarray, folds: np.ndarray, validation: tuple[list[str], np.ndarray] | None
+    ) -> np.ndarray | None:
+        """Each training review scored by a twin fitted without its fold (validation still drives
+        early stopping, as in the real fit). These rows, scored with the validation-tuned thresholds,
+        are the honest estimate the champion is chosen by: validation F1 with thresholds tuned on
+        validation itself flatters the flexible models."""
+        proba = np.zeros(np.shape(y), dtype=float)
+        for fold in sorted(f for f in set(np.asarray(folds).tolist()) if f >= 0):
+            held = np.asarray(folds) == fold
+            twin = self.fresh()
+            twin.fit([t for t, h in zip(texts, held, strict=True) if not h], y[~held], validation=validation)
+            proba[held] = twin.predict_proba([t for t, h in zip(texts, held, strict=True) if h])
+        return proba
+
+    @abstractmethod
+    def predict_proba(self, texts: list[str]) -> np.ndarray: ...
+
+    def score(self, texts: list[str]) -> Scores:
+        """Probabilities and whatever evidence needs of them (kinds that score items override it)."""
+        return Scores(self.predict_proba(texts))
+
+    def tune(self, texts: list[str], y: np.ndarray) -> np.ndarray:
+        self.meta.thresholds = tune_thresholds(y, self.predict_proba(texts)).tolist()
+        return self.thresholds
+
+    def decide(self, proba: np.ndarray, threshold_scale: float = 1.0) -> np.ndarray:
+        """Labels from probabilities this model computed, at its tuned thresholds (scaled)."""
+        return (np.asarray(proba) >= np.clip(self.thresholds * threshold_scale, 0.0, 1.0)).astype(np.int8)
+
+    def predict(self, texts: list[str], threshold_scale: float = 1.0) -> np.ndarray:
+        return self.decide(self.predict_proba(texts), threshold_scale)
+
+    def evidence(self, text: str, labels: list[str], k: int = 3, scored: Scores | None = None) -> dict[str, list[Span]]:
+        """The [start, end) spans of `text` holding the sentences that most support each label (spans,
+        so the caller can map them back to the original document). `scored` is this text's row of
+        `score()`, for kinds whose evidence comes from the scores that made the prediction. Here the
+        model scores every sentence on its own: one extra batched pass; kinds with a cheaper answer
+        override it."""
+        spans = sentence_spans(text)
+        if not spans or not labels:
+            return {label: [] for label in labels}
+        proba = self.predict_proba([text[a:b] for a, b in spans])
+        out: dict[str, list[Span]] = {}
+        for label in labels:
+            j = self.meta.label2id[label]
+            order = np.argsort(-proba[:, j], kind="stable")[:k]
+            out[label] = [spans[i] for i in order if proba[i, j] > 0]
+        return out
+
+    # --- persistence ------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._save_weights(directory)
+        (directory / META_FILE).write_text(json.dumps(asdict(self.meta), indent=2) + "\n", encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ReviewClassifier:
+        directory = Path(directory)
+        meta = read_meta(directory)
+        model = cls.__new__(cls)
+        model.meta = meta
+        model._load_weights(directory)
+        return model
+
+    @abstractmethod
+    def _save_weights(self, directory: Path) -> None: ...
+
+    @abstractmethod
+    def _load_weights(self, directory: Path) -> None: ...

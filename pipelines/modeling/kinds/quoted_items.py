@@ -1,0 +1,145 @@
+"""Quoted-items kind: the frozen encoder over a review's items (`encoders`; items from
+`pipelines.items.item_spans`), a per-label logistic regression taught by the readers' quotes
+(`heads.logistic_head`), and max pooling, so a review's probability for a label is its best item's and
+its evidence is that same item.
+
+Every reader label carries a verbatim quote of the passage that states it (`pipelines.labels.quotes`).
+The quote falls in one item of the review, and that item is a labelled positive; every item of a review
+without the label is a negative; the other items of a review with the label are left out, since they
+may or may not say it. A training review's positives are the items where the label's quotes (from any
+review) occur in its text.
+
+Evidence is read from the item scores `score()` returned with the prediction (`Scores.items`); nothing
+is kept between calls, so no evidence depends on what was scored before. torch is imported when a model
+is built or loaded, never when this module is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pipelines.config import QuotedItemsConfig, default_base_model
+from pipelines.modeling import registry
+from pipelines.modeling.base import ItemScores, ReviewClassifier, Scores, Span
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from pipelines.modeling.encoders import EmbeddingCache, FrozenEncoder
+
+HEAD_FILE = "item_head.safetensors"
+
+
+def items_of(proba: np.ndarray, owner: np.ndarray, spans: list[list[Span]]) -> list[ItemScores]:
+    """Item probabilities (items laid end to end, in document order) → each document's ItemScores."""
+    first = np.searchsorted(owner, np.arange(len(spans)))
+    return [ItemScores(found, proba[a : a + len(found)]) for found, a in zip(spans, first, strict=True)]
+
+
+def item_evidence(items: ItemScores, columns: dict[str, int], labels: list[str], k: int) -> dict[str, list[Span]]:
+    """Per label, the top `k` items by probability that reach half the best item's: the items that
+    made the prediction, without padding the answer with weak ones."""
+    out: dict[str, list[Span]] = {}
+    for label in labels:
+        j = columns[label]
+        order = np.argsort(-items.proba[:, j], kind="stable")[:k]
+        out[label] = [items.spans[i] for i in order if items.proba[i, j] >= 0.5 * items.proba[order[0], j]]
+    return out
+
+
+@registry.register("quoted_items", config=QuotedItemsConfig, rank=3)
+class QuotedItemsClassifier(ReviewClassifier):
+    """Items taught by the readers' quotes: per-label logistic regression, a review scored by its best item."""
+
+    def __init__(
+        self,
+        task: str,
+        labels: list[str],
+        params: dict | None = None,
+        encoder: FrozenEncoder | None = None,
+        cache: EmbeddingCache | None = None,
+    ):
+        from pipelines.modeling.encoders import FrozenEncoder
+        from pipelines.modeling.heads import linear_head
+
+        config = QuotedItemsConfig(**(params or {}))
+        config.base_model = config.base_model or default_base_model()
+        super().__init__(task, labels, asdict(config))
+        self.config = config
+        self.encoder = encoder or FrozenEncoder(config.base_model, config)
+        self.cache = cache  # set by `fit`: what this model and its cross-validation twins have encoded
+        self.head: nn.Module = linear_head(self.encoder.dim, len(self.labels))
+
+    def fresh(self) -> QuotedItemsClassifier:
+        """An unfitted twin sharing the encoder and the training cache (for cross-validation)."""
+        return QuotedItemsClassifier(self.meta.task, self.labels, asdict(self.config), self.encoder, self.cache)
+
+    def items(self, texts: list[str]) -> tuple[list[list[Span]], np.ndarray, np.ndarray]:
+        """Item spans per text, the item embeddings, and the text each item belongs to."""
+        cfg = self.config
+        return self.encoder.document_items(texts, cfg.max_items, cfg.max_item_tokens, self.cache)
+
+    def fit(self, texts: list[str], y: np.ndarray, validation=None) -> QuotedItemsClassifier:
+        """Validation is not needed: a logistic regression has no epochs to stop early."""
+        from pipelines.labels.quotes import load_quotes, quoted_items
+        from pipelines.modeling.encoders import EmbeddingCache
+        from pipelines.modeling.heads import logistic_head, quoted_examples
+
+        quotes = load_quotes(self.config.quotes, self.meta.task)
+        if self.cache is None:  # training: fit, tuning and CV encode each item once
+            self.cache = EmbeddingCache()
+        spans, emb, _ = self.items(texts)
+        counts = [len(found) for found in spans]
+        examples = []
+        for j, label in enumerate(self.labels):
+            labelled = np.flatnonzero(y[:, j]).tolist()
+            positives = {i: quoted_items(texts[i], spans[i], quotes.get(label, ())) for i in labelled}
+            examples.append(quoted_examples(counts, np.asarray(y[:, j], dtype=bool), positives))
+        self.head = logistic_head(emb, examples, self.config.C)
+        # positives per label: what each label learned from
+        self.meta.extra["quoted_items"] = {
+            label: int(sum(t)) for label, (_, t) in zip(self.labels, examples, strict=True)
+        }
+        return self
+
+    def score(self, texts: list[str]) -> Scores:
+        """Document probabilities (each the best item's) and every document's item probabilities."""
+        from pipelines.modeling.heads import head_proba, pool
+
+        if not texts:
+            return Scores(np.zeros((0, len(self.labels))), items=[])
+        spans, emb, owner = self.items(list(texts))
+        proba = head_proba(self.head, emb)
+        return Scores(pool(proba, owner, len(texts), "max"), items=items_of(proba, owner, spans))
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        return self.score(texts).proba
+
+    def evidence(self, text: str, labels: list[str], k: int = 3, scored: Scores | None = None) -> dict[str, list[Span]]:
+        """The items behind the prediction, read from `scored` (this text's row of `score()`), scored
+        afresh only when the caller has none."""
+        if not labels:
+            return {}
+        if scored is None or scored.items is None:
+            scored = self.score([text])
+        return item_evidence(scored.items[0], self.meta.label2id, labels, k)
+
+    def _save_weights(self, directory: Path) -> None:
+        from pipelines.modeling.encoders import save_encoder
+        from pipelines.modeling.heads import save_head
+
+        save_head(self.head, directory / HEAD_FILE)
+        save_encoder(directory, self.encoder)
+
+    def _load_weights(self, directory: Path) -> None:
+        from pipelines.modeling.encoders import config_from_saved, load_encoder
+        from pipelines.modeling.heads import load_head
+
+        self.config = config_from_saved(QuotedItemsConfig, self.meta.params)
+        self.encoder = load_encoder(directory, self.config)
+        self.head = load_head(directory / HEAD_FILE)
+        self.cache = None  # tagging: only whole identical calls are reused

@@ -1,0 +1,129 @@
+"""Transformer kind: the frozen encoder over overlapping token windows (`encoders`), a linear head
+trained with BCE + pos_weight and early stopping on validation (`heads.train_linear_head`), and the
+window probabilities pooled into the document's (`heads.pool`: max or mean), by the same code in
+training and tagging.
+
+Why windows: a long report is never truncated to its first 256 tokens; every window is read. The
+encoder and heads modules (torch) are imported when a model is built or loaded, never when this module
+is, so listing the registered kinds stays cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pipelines.config import TransformerConfig, default_base_model
+from pipelines.modeling import registry
+from pipelines.modeling.base import ReviewClassifier
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from pipelines.modeling.encoders import EmbeddingCache, FrozenEncoder
+
+HEAD_FILE = "head.safetensors"
+
+
+@registry.register("transformer", config=TransformerConfig, rank=2)
+class TransformerClassifier(ReviewClassifier):
+    """Frozen encoder over token windows, a linear head, window probabilities pooled per document."""
+
+    def __init__(
+        self,
+        task: str,
+        labels: list[str],
+        params: dict | None = None,
+        encoder: FrozenEncoder | None = None,
+        cache: EmbeddingCache | None = None,
+    ):
+        from pipelines.modeling.encoders import FrozenEncoder
+        from pipelines.modeling.heads import linear_head
+
+        config = TransformerConfig(**(params or {}))
+        config.base_model = config.base_model or default_base_model()
+        super().__init__(task, labels, asdict(config))
+        self.config = config
+        self.encoder = encoder or FrozenEncoder(config.base_model, config)
+        # Set by `fit` (or passed in): what this model and its cross-validation twins have encoded.
+        self.cache = cache
+        self.head: nn.Module = linear_head(self.encoder.dim, len(self.labels))
+
+    def fresh(self) -> TransformerClassifier:
+        """An unfitted twin sharing the encoder and the training cache (for cross-validation)."""
+        return TransformerClassifier(self.meta.task, self.labels, asdict(self.config), self.encoder, self.cache)
+
+    def windows(self, text: str) -> list[list[int]]:
+        """The token windows this model reads `text` through."""
+        return self.encoder.windows(text, self.config.stride, self.config.max_windows)
+
+    def encode(self, texts: list[str], progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(window embeddings, the text each window belongs to)."""
+        cfg = self.config
+        return self.encoder.encode_windows(texts, cfg.stride, cfg.max_windows, self.cache, progress)
+
+    def _doc_proba(self, head: nn.Module, emb: np.ndarray, owner: np.ndarray, n_docs: int) -> np.ndarray:
+        from pipelines.modeling.heads import head_proba, pool
+
+        return pool(head_proba(head, emb), owner, n_docs, self.config.aggregation)
+
+    def fit(self, texts: list[str], y: np.ndarray, validation: tuple[list[str], np.ndarray] | None = None):
+        from pipelines.modeling.encoders import EmbeddingCache
+        from pipelines.modeling.heads import HeadTraining, mean_bce, train_linear_head
+
+        cfg = self.config
+        if self.cache is None:  # training: fit, early stopping, tuning and CV encode each text once
+            self.cache = EmbeddingCache()
+        emb, owner = self.encode(texts, progress=True)
+        validation_loss = None
+        if validation is not None and len(validation[0]):
+            v_emb, v_owner = self.encode(validation[0])
+            truth = np.asarray(validation[1], dtype=float)
+
+            def validation_loss(head: nn.Module) -> float:
+                proba = self._doc_proba(head, v_emb, v_owner, len(truth))
+                return mean_bce(truth, np.clip(proba, 1e-6, 1 - 1e-6))
+
+        settings = HeadTraining(
+            learning_rate=cfg.learning_rate,
+            weight_decay=cfg.weight_decay,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            patience=cfg.patience,
+            seed=cfg.seed,
+            max_pos_weight=cfg.max_pos_weight,
+            warmup_ratio=cfg.warmup_ratio,
+        )
+        target = np.asarray(y, dtype=np.float32)[owner]  # every window carries its document's labels
+        self.head, trained = train_linear_head(emb, target, validation_loss, settings)
+        self.meta.extra |= {
+            "best_epoch": trained.best_epoch,
+            "best_val_loss": round(trained.best_loss, 4),
+            "windows_capped": self.encoder.capped,
+        }
+        return self
+
+    def predict_proba(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        emb, owner = self.encode(list(texts), progress=progress)
+        return self._doc_proba(self.head, emb, owner, len(texts))
+
+    def _save_weights(self, directory: Path) -> None:
+        from pipelines.modeling.encoders import save_encoder
+        from pipelines.modeling.heads import save_head
+
+        save_head(self.head, directory / HEAD_FILE)
+        save_encoder(directory, self.encoder)
+
+    def _load_weights(self, directory: Path) -> None:
+        from pipelines.modeling.encoders import config_from_saved, load_encoder
+        from pipelines.modeling.heads import load_head
+
+        self.config = config_from_saved(TransformerConfig, self.meta.params)
+        self.encoder = load_encoder(directory, self.config)
+        self.head = load_head(directory / HEAD_FILE)
+        self.cache = None  # tagging: only whole identical calls are reused
