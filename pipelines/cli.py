@@ -42,16 +42,28 @@ ModelOption = Annotated[
 ]
 
 
+BackendOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        help="onnx | torch: what runs the encoder kinds' encoder (default: the model's setting, onnx; "
+        "a missing ONNX export falls back to torch)",
+    ),
+]
+
+
 def fail(message: str, code: int = 1) -> None:
     typer.echo(f"reviewtag: error: {message}", err=True)
     raise typer.Exit(code)
 
 
-def _resolve(spec: str):
+def _resolve(spec: str, backend: str | None = None):
     from pipelines.modeling.resolve import ModelNotFoundError, resolve
 
+    if backend not in (None, "onnx", "torch"):
+        fail(f"--backend must be onnx or torch, not {backend!r}")
     try:
-        return resolve(spec)
+        return resolve(spec, backend=backend)
     except (ModelNotFoundError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
 
@@ -64,6 +76,7 @@ def _show_progress(quiet: bool) -> bool:
 def tag(
     paths: Annotated[list[Path], typer.Argument(help="files (.txt .md .html .pdf) and folders, mixed")],
     model: ModelOption = "champion",
+    backend: BackendOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output file (default: stdout)")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl | csv")] = "jsonl",
     threshold_scale: Annotated[float, typer.Option(help="multiply every tuned threshold (<1 tags more)")] = 1.0,
@@ -84,7 +97,7 @@ def tag(
         fail("--threshold-scale must be in (0, 10], --top-k >= 1 and --max-chars >= 1000")
     from pipelines.tagging import collect_reviews, emit_documents, error_row, render, tag_reviews, write_atomic
 
-    models = _resolve(model)
+    models = _resolve(model, backend)
 
     def report(source: str, message: str) -> None:
         typer.echo(f"reviewtag: {source}: {message}", err=True)
@@ -115,6 +128,7 @@ def tag(
 def evaluate(
     gold: Annotated[Path, typer.Option(help="JSONL: {id, text|path, harm_type: [...], learning_theme: [...]}")],
     model: ModelOption = "champion",
+    backend: BackendOption = None,
     report: Annotated[Path | None, typer.Option(help="folder for evaluation.json and evaluation.md")] = None,
 ) -> None:
     """Score a model set on your own hand-labelled reviews."""
@@ -124,7 +138,7 @@ def evaluate(
         dataset = load_gold(gold)
     except GoldError as exc:
         fail(str(exc))
-    result = evaluation_report(_resolve(model), dataset, report)
+    result = evaluation_report(_resolve(model, backend), dataset, report)
     for task, r in result["tasks"].items():
         typer.echo(
             f"{task} [{r['model']} {r['version']}]  micro-F1 {r['micro_f1']:.3f}  macro-F1 {r['macro_f1']:.3f}"
@@ -287,11 +301,15 @@ def serve(
     host: Annotated[str, typer.Option(help="address to bind; anything but loopback exposes the page")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     model: ModelOption = "champion",
+    backend: BackendOption = None,
     annotator: Annotated[str, typer.Option(help="name for data/corrections/NAME.jsonl")] = "analyst",
 ) -> None:
     """The analysts' workbench: tag, read the evidence in context, correct labels (a local web page)."""
+    import functools
+
     from pipelines.config import LabelConfig, ServeConfig, load_section
     from pipelines.labels.corrections import ANNOTATOR
+    from pipelines.modeling.resolve import resolve as resolve_models
 
     if not ANNOTATOR.fullmatch(annotator):
         fail(f"--annotator {annotator!r}: use letters, digits, '.', '_' or '-' (it names a file)")
@@ -303,7 +321,15 @@ def serve(
 
     label, settings = load_section("label", LabelConfig), load_section("serve", ServeConfig)
     try:
-        workbench = Workbench(model, annotator, resolve(label.corrections), resolve(label.contract))
+        if backend not in (None, "onnx", "torch"):
+            raise ValueError(f"--backend must be onnx or torch, not {backend!r}")
+        workbench = Workbench(
+            model,
+            annotator,
+            resolve(label.corrections),
+            resolve(label.contract),
+            resolver=functools.partial(resolve_models, backend=backend),
+        )
     except Exception as exc:  # ModelNotFoundError, a bad contract: one line, not a traceback
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     loopback = is_loopback(host)

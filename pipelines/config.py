@@ -222,11 +222,15 @@ class EncoderConfig:
     # probability moved by up to 0.10 tagged alone vs in a folder). Off by default: a review's tags must
     # not depend on what else was uploaded with it.
     quantize_int8: bool = False
-    num_threads: int = 2  # torch.set_num_threads; 0 keeps torch's default
-    device: str = "auto"  # auto | cpu | cuda
+    num_threads: int = 2  # torch.set_num_threads / onnxruntime's intra-op threads; 0 keeps the default
+    device: str = "auto"  # auto | cpu | cuda (the PyTorch backend)
     seed: int = 42
+    # What runs the encoder when a saved model tags: onnx (onnxruntime + tokenizers, no torch; the export
+    # is written when the model is trained) or torch. A missing or broken export falls back to torch.
+    backend: str = "onnx"
 
     def __post_init__(self) -> None:
+        _check(self.backend in ("onnx", "torch"), "backend must be onnx or torch")
         _check(self.num_layers >= 0, "num_layers must be >= 0 (0 = all layers)")
         _check(16 <= self.max_length <= 8192, "max_length must be in [16, 8192]")
         _check(self.batch_size >= 1, "batch_size must be >= 1")
@@ -274,3 +278,44 @@ class QuotedItemsConfig(EncoderConfig):
         _check(self.max_items >= 1, "quoted_items.max_items must be >= 1")
         _check(self.C > 0, "quoted_items.C must be positive")
         _check(bool(self.quotes), "quoted_items.quotes must name at least one folder or file")
+
+
+# The roles a full report's sections can have (pipelines/corpus/sections.py finds them).
+ROLES = (
+    "front_matter",
+    "contents",
+    "summary",
+    "introduction",
+    "methodology",
+    "background",
+    "chronology",
+    "analysis",
+    "learning",
+    "recommendations",
+    "conclusion",
+    "references",
+    "footnotes",
+    "glossary",
+    "appendix",
+)
+
+
+@dataclass
+class LongDocumentsConfig:
+    """params.yaml `long_documents`: how a full report is read (pipelines/long_documents.py)."""
+
+    min_chars: int = 8000  # a document this long is read by its sections (a summary is 1-2 KB)
+    harm_roles: list[str] = field(default_factory=lambda: ["front_matter", "summary", "introduction", "conclusion"])
+    theme_roles: list[str] = field(
+        default_factory=lambda: ["summary", "analysis", "learning", "recommendations", "conclusion"]
+    )
+    harm_threshold_scale: float = 1.0  # long documents' thresholds = the model's x this (research.long_documents)
+    theme_threshold_scale: float = 1.5
+
+    def __post_init__(self) -> None:
+        _check(self.min_chars >= 1000, "long_documents.min_chars must be >= 1000")
+        unknown = sorted(set(self.harm_roles + self.theme_roles) - set(ROLES))
+        _check(not unknown, f"long_documents roles unknown: {unknown}; roles are {', '.join(ROLES)}")
+        _check(bool(self.harm_roles) and bool(self.theme_roles), "long_documents needs harm and theme roles")
+        for name in ("harm_threshold_scale", "theme_threshold_scale"):
+            _check(0 < getattr(self, name) <= 3, f"long_documents.{name} must be in (0, 3]")

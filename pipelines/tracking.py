@@ -25,6 +25,18 @@ from pipelines.config import TrackingConfig
 
 log = logging.getLogger(__name__)
 MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
+# What the logged pyfunc needs to load a model: the ONNX path by default, torch as the fallback.
+PYFUNC_REQUIREMENTS = [
+    "mlflow",
+    "numpy",
+    "pandas",
+    "pyyaml",
+    "safetensors",
+    "onnxruntime",
+    "tokenizers",
+    "torch",
+    "transformers",
+]
 LOCAL_MD5_TAG = "reviewtag.dvc_md5"  # dvc.lock's md5 of the model directory that was logged
 
 
@@ -187,7 +199,7 @@ def log_model_run(
             code_paths=[str(Path(__file__).parent)],
             signature=signature,
             input_example=example,
-            pip_requirements=["mlflow", "scikit-learn", "skops", "numpy", "pandas", "pyyaml"],
+            pip_requirements=PYFUNC_REQUIREMENTS,
             registered_model_name=registered_name(task, kind) if config.register else None,
         )
         version = str(info.registered_model_version) if config.register else ""

@@ -102,8 +102,9 @@ class ItemData:
 
     def _fit_predict(self, fit_ids: list[str], score_ids: list[str], C: float, emb: dict[str, np.ndarray]):
         """The shipped head (`heads.logistic_head` on `heads.quoted_examples`), scored as it ships:
-        each review's best item (`heads.pool`)."""
-        from pipelines.modeling.heads import head_proba, logistic_head, pool, quoted_examples
+        as arrays (`linear.LinearHead`), each review's best item (`linear.pool`)."""
+        from pipelines.modeling.heads import logistic_head, quoted_examples
+        from pipelines.modeling.linear import LinearHead, pool
 
         index = {rid: i for i, rid in enumerate(self.train.ids)}
         counts = [len(emb[rid]) for rid in fit_ids]
@@ -112,10 +113,10 @@ class ItemData:
             has_label = [bool(self.train.y[index[rid], j]) for rid in fit_ids]
             positives = {n: self.positive.get((rid, j), set()) for n, rid in enumerate(fit_ids)}
             examples.append(quoted_examples(counts, has_label, positives))
-        head = logistic_head(np.concatenate([emb[rid] for rid in fit_ids]), examples, C)
+        head = LinearHead.from_torch(logistic_head(np.concatenate([emb[rid] for rid in fit_ids]), examples, C))
         scored = np.concatenate([emb[rid] for rid in score_ids])
         owner = np.repeat(np.arange(len(score_ids)), [len(emb[rid]) for rid in score_ids])
-        return pool(head_proba(head, scored), owner, len(score_ids), "max")
+        return pool(head.proba(scored), owner, len(score_ids), "max")
 
 
 def score(items: ItemData, name: str, lexicon: dict[str, np.ndarray], C: float, how: str) -> dict:

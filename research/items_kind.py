@@ -23,14 +23,9 @@ from safetensors.torch import load_file, save_file
 
 from pipelines.config import EncoderConfig, default_base_model
 from pipelines.modeling import heads
+from pipelines.modeling.backends import load_encoder
 from pipelines.modeling.base import ItemScores, ReviewClassifier, Scores, Span
-from pipelines.modeling.encoders import (
-    EmbeddingCache,
-    FrozenEncoder,
-    config_from_saved,
-    load_encoder,
-    save_encoder,
-)
+from pipelines.modeling.encoders import EmbeddingCache, FrozenEncoder, config_from_saved, save_encoder
 from pipelines.modeling.kinds.quoted_items import item_evidence
 
 HEAD_FILE = "item_head.safetensors"
@@ -114,10 +109,10 @@ class ItemsClassifier(ReviewClassifier):
         cache: EmbeddingCache | None = None,
     ):
         config = ItemsConfig(**(params or {}))
-        config.base_model = config.base_model or default_base_model()
         super().__init__(task, labels, asdict(config))
         self.config = config
-        self.encoder = encoder or FrozenEncoder(config.base_model, config)
+        # meta.json keeps base_model as configured ("" = the packaged MiniLM), never this machine's path
+        self.encoder = encoder or FrozenEncoder(config.base_model or default_base_model(), config)
         self.cache = cache
         self.head = heads.linear_head(self.encoder.dim, len(self.labels))
         self.prior: dict[str, torch.Tensor] = {}
@@ -207,9 +202,9 @@ class ItemsClassifier(ReviewClassifier):
         if self.prior:
             save_file({k: v.contiguous() for k, v in self.prior.items()}, str(directory / PRIOR_FILE))
 
-    def _load_weights(self, directory: Path) -> None:
+    def _load_weights(self, directory: Path, backend: str | None = None) -> None:
         self.config = config_from_saved(ItemsConfig, self.meta.params)
-        self.encoder = load_encoder(directory, self.config)
+        self.encoder = load_encoder(directory, self.config, backend)
         self.head = heads.load_head(directory / HEAD_FILE)
         prior = directory / PRIOR_FILE
         self.prior = load_file(str(prior)) if prior.is_file() else {}

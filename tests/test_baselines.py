@@ -59,21 +59,36 @@ def test_tiny_training_and_round_trip(cls, tmp_path):
     assert not list((tmp_path / "m").glob("*.pkl")) and not list((tmp_path / "m").glob("*.joblib"))
 
 
-def test_skops_refuses_untrusted_types(tmp_path):
-    import skops.io as sio
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer
+def test_tfidf_arrays_give_scikit_learns_probabilities_without_importing_it(tmp_path):
+    """The saved TF-IDF model is JSON + float arrays, applied with numpy: the same probabilities as the
+    scikit-learn pipeline it came from (accents, ligatures, odd whitespace, short words, empty text,
+    a label seen with one class only), and loading it in a fresh process imports no scikit-learn."""
+    import subprocess
+    import sys
 
-    texts, y = synthetic(40)
+    from pipelines.config import TfidfConfig
+    from pipelines.modeling.kinds.tfidf_linear import build_pipeline
+    from pipelines.modeling.tfidf_arrays import TfidfArrays
+
+    texts, y = synthetic(60)
+    texts += ["Café naïve ﬁ résumé — ‘quoted’\tta b  c\n\nd", "x", ""]
+    y = np.vstack([y, [[1, 0, 0], [0, 1, 0], [0, 0, 1]]])
+    y[:, 2] = 1  # one class only: scikit-learn keeps a constant predictor for it
+    pipeline = build_pipeline({"min_df": 1} | {k: v for k, v in vars(TfidfConfig()).items() if k != "min_df"})
+    pipeline.fit(texts, y)
+    arrays = TfidfArrays.from_sklearn(pipeline)
+    np.testing.assert_allclose(arrays.predict_proba(texts), pipeline.predict_proba(texts), atol=1e-12)
     model = TfidfLinearClassifier("harm_type", LABELS, {"min_df": 1}).fit(texts, y)
     model.save(tmp_path / "m")
-    sio.dump(RandomForestClassifier(n_estimators=2), tmp_path / "m" / "model.skops")  # swapped model
-    with pytest.raises(ValueError, match="not a reviewtag"):
-        load_classifier(tmp_path / "m")
-    sio.dump(Pipeline([("f", FunctionTransformer(eval))]), tmp_path / "m" / "model.skops")  # code in a file
-    with pytest.raises(ValueError, match="untrusted"):
-        load_classifier(tmp_path / "m")
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {"meta.json", "tfidf.json", "tfidf.safetensors"}
+    code = (
+        "import sys; from pipelines.modeling.registry import load_classifier; "
+        f"m = load_classifier({str(tmp_path / 'm')!r}); print(m.predict_proba(['x'])[0].tolist()); "
+        "print('sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[1] == "False"
+    np.testing.assert_allclose(json.loads(out[0]), model.predict_proba(["x"])[0], atol=1e-12)
 
 
 def test_champion_is_chosen_on_cv_or_validation_never_test():

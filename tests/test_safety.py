@@ -28,12 +28,12 @@ def test_no_torch_load_or_numpy_pickles():
             assert "allow_pickle=False" in call, f"{path}: {call}"
 
 
-SAFE_SUFFIXES = {".json", ".skops", ".safetensors", ".npy", ".txt", ".model"}
+SAFE_SUFFIXES = {".json", ".safetensors", ".npy", ".txt", ".model", ".onnx"}
 
 
 def test_saved_models_hold_only_safe_formats(project):
     """Every file a trained model directory holds (the `project` fixture trains two kinds per task)
-    is JSON, skops, safetensors, a plain .npy or tokenizer text: never a pickle."""
+    is JSON, safetensors, ONNX, a plain .npy or tokenizer text: never a pickle, never skops."""
     files = [p for p in (project / "models").rglob("*") if p.is_file()]
     assert files, "the fixture should have saved models"
     assert {p.suffix for p in files} <= SAFE_SUFFIXES, sorted({p.suffix for p in files} - SAFE_SUFFIXES)

@@ -109,9 +109,12 @@ def test_fewer_layers_round_trip(tiny_bert, tmp_path):
     assert len(full.encoder.model.encoder.layer) == 2
     assert not np.allclose(model.encode(texts[:3])[0], full.encode(texts[:3])[0])
     model.save(tmp_path / "one")
-    loaded = load_classifier(tmp_path / "one")
+    loaded = load_classifier(tmp_path / "one", backend="torch")
     assert len(loaded.encoder.model.encoder.layer) == 1
     np.testing.assert_allclose(loaded.predict_proba(texts[:5]), model.predict_proba(texts[:5]), atol=1e-5)
+    exported = load_classifier(tmp_path / "one")  # the default backend runs the ONNX export of the cut model
+    assert exported.encoder.backend == "onnx"
+    np.testing.assert_allclose(exported.predict_proba(texts[:5]), model.predict_proba(texts[:5]), atol=1e-5)
 
 
 def test_listing_kinds_does_not_import_torch():

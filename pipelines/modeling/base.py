@@ -2,7 +2,7 @@
 
 A saved model is a directory: `meta.json` (kind, task, sorted label vocabulary = label2id,
 per-label thresholds, taxonomy version, parameters) beside the kind's own safe-format weights
-(skops for scikit-learn, safetensors for torch). Nothing is pickled.
+(JSON and safetensors arrays, ONNX for an encoder). Nothing is pickled.
 """
 
 from __future__ import annotations
@@ -181,16 +181,18 @@ class ReviewClassifier(ABC):
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path) -> ReviewClassifier:
+    def load(cls, directory: str | Path, backend: str | None = None) -> ReviewClassifier:
+        """A saved model; `backend` (onnx | torch) chooses what runs an encoder kind's encoder, where
+        the model's own `backend` setting would otherwise decide. Other kinds ignore it."""
         directory = Path(directory)
         meta = read_meta(directory)
         model = cls.__new__(cls)
         model.meta = meta
-        model._load_weights(directory)
+        model._load_weights(directory, backend)
         return model
 
     @abstractmethod
     def _save_weights(self, directory: Path) -> None: ...
 
     @abstractmethod
-    def _load_weights(self, directory: Path) -> None: ...
+    def _load_weights(self, directory: Path, backend: str | None = None) -> None: ...

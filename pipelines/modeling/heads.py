@@ -22,18 +22,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from pipelines.modeling.linear import pool  # noqa: F401  (torch-free; research imports it from here too)
+
 NEVER = -30.0  # bias of a label with too few quoted items to learn: probability ~0, routed or missed
 MIN_QUOTED = 2  # quoted items a label needs before its logistic regression is fitted
 IMPROVEMENT = 1e-5  # a validation loss must beat the best by this much to count as better
-
-
-def pool(proba: np.ndarray, owner: np.ndarray, n_docs: int, how: str) -> np.ndarray:
-    """Window (or item) probabilities → one row per document. `owner` is sorted (rows come in
-    document order) and every document has at least one row."""
-    starts = np.searchsorted(owner, np.arange(n_docs))
-    if how == "max":
-        return np.maximum.reduceat(proba, starts, axis=0)
-    return np.add.reduceat(proba, starts, axis=0) / np.bincount(owner, minlength=n_docs)[:, None]
 
 
 def as_tensor(array: np.ndarray) -> torch.Tensor:

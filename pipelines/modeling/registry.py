@@ -118,8 +118,9 @@ def kind_config(name: str, params: dict[str, Any] | None = None):
     return from_dict(config_class, data, name)
 
 
-def load_classifier(directory: str | Path):
-    """Load any saved model: its `meta.json` names its kind (and a wrapper, where it has one)."""
+def load_classifier(directory: str | Path, backend: str | None = None):
+    """Load any saved model: its `meta.json` names its kind (and a wrapper, where it has one).
+    `backend` (onnx | torch) is passed to the kinds that run an encoder."""
     directory = Path(directory)
     meta_path = directory / META_FILE
     if not meta_path.is_file():
@@ -130,4 +131,4 @@ def load_classifier(directory: str | Path):
         found = spec(wrapper, role="wrapper") if wrapper else spec(str(meta.get("kind")))
     except ValueError as exc:
         raise ValueError(f"{meta_path}: {exc}") from exc
-    return found.cls.load(directory)
+    return found.cls.load(directory, backend)

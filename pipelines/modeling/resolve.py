@@ -35,10 +35,10 @@ class ResolvedModel:
     version: str = ""
 
 
-def _local(task: str, kind: str, models_dir: Path) -> ResolvedModel | None:
+def _local(task: str, kind: str, models_dir: Path, backend: str | None = None) -> ResolvedModel | None:
     directory = models_dir / task / kind
     if (directory / META_FILE).is_file():
-        return ResolvedModel(task, load_classifier(directory), f"{task}-{kind}", "local")
+        return ResolvedModel(task, load_classifier(directory, backend), f"{task}-{kind}", "local")
     return None
 
 
@@ -52,7 +52,7 @@ def _tracking_store(connect: bool = True) -> str | None:
     return tracking.configure(config, create=False) if connect else tracking.store_uri(config, create=False)
 
 
-def _registry_champion(task: str, alias: str, models_dir: Path) -> ResolvedModel | None:
+def _registry_champion(task: str, alias: str, models_dir: Path, backend: str | None) -> ResolvedModel | None:
     uri = _tracking_store(connect=False)
     if not uri:
         return None
@@ -64,13 +64,13 @@ def _registry_champion(task: str, alias: str, models_dir: Path) -> ResolvedModel
     kind, version, logged_md5 = found
     local_dir = models_dir / task / kind
     if logged_md5 and logged_md5 == tracking.dvc_out_md5(local_dir):
-        local = _local(task, kind, models_dir)  # the very files evaluate registered: no download
+        local = _local(task, kind, models_dir, backend)  # the very files evaluate registered: no download
         if local:
             return ResolvedModel(task, local.classifier, f"{task}-{kind}", version)
-    return _from_uri(f"models:/{tracking.registered_name(task, kind)}@{alias}", f"{task}-{kind}", version)
+    return _from_uri(f"models:/{tracking.registered_name(task, kind)}@{alias}", f"{task}-{kind}", version, backend)
 
 
-def _from_uri(uri: str, name: str = "", version: str = "") -> ResolvedModel:
+def _from_uri(uri: str, name: str = "", version: str = "", backend: str | None = None) -> ResolvedModel:
     if not _tracking_store():
         raise ModelNotFoundError(f"cannot load {uri}: no MLflow store here; run `dvc repro` or set MLFLOW_TRACKING_URI")
     from pipelines import tracking
@@ -79,7 +79,7 @@ def _from_uri(uri: str, name: str = "", version: str = "") -> ResolvedModel:
         directory = tracking.download_model_dir(uri, tempfile.mkdtemp(prefix="reviewtag-model-"))
     except Exception as exc:  # mlflow raises several unrelated types for a missing model
         raise ModelNotFoundError(f"cannot load {uri}: {str(exc).splitlines()[0]}") from exc
-    classifier = load_classifier(directory)
+    classifier = load_classifier(directory, backend)
     return ResolvedModel(classifier.meta.task, classifier, name or uri, version or uri.rsplit("/", 1)[-1])
 
 
@@ -91,33 +91,34 @@ def champion_kind(task: str) -> str | None:
     return json.loads(champions.read_text(encoding="utf-8")).get("champions", {}).get(task, {}).get("kind")
 
 
-def resolve_task(spec: str, task: str, models_dir: Path | None = None) -> ResolvedModel:
+def resolve_task(spec: str, task: str, models_dir: Path | None = None, backend: str | None = None) -> ResolvedModel:
     models_dir = models_dir or paths.resolve(paths.MODELS)
     if spec in registry.kinds():
-        found = _local(task, spec, models_dir)
+        found = _local(task, spec, models_dir, backend)
         if not found:
             raise ModelNotFoundError(f"no trained {spec} model for {task} under {models_dir}; run `dvc repro`")
         return found
     if spec == "champion":
-        found = _registry_champion(task, "champion", models_dir)
+        found = _registry_champion(task, "champion", models_dir, backend)
         if found:
             return found
         kind = champion_kind(task)
-        if kind and (found := _local(task, kind, models_dir)):
+        if kind and (found := _local(task, kind, models_dir, backend)):
             return found
         for kind in reversed(registry.kinds()):  # the richest trained kind
-            if found := _local(task, kind, models_dir):
+            if found := _local(task, kind, models_dir, backend):
                 return found
         raise ModelNotFoundError(f"no trained model for {task}: run `dvc repro` first")
     raise ModelNotFoundError(f"unknown model {spec!r}")
 
 
-def resolve(spec: str, models_dir: Path | None = None) -> dict[str, ResolvedModel]:
-    """One model per task. A spec naming a single task's model fills the other task with the champion."""
+def resolve(spec: str, models_dir: Path | None = None, backend: str | None = None) -> dict[str, ResolvedModel]:
+    """One model per task. A spec naming a single task's model fills the other task with the champion.
+    `backend` (onnx | torch) chooses what runs the encoder kinds' encoders (default: each model's own)."""
     spec = spec.strip()
     models_dir = models_dir or paths.resolve(paths.MODELS)
     if spec in registry.kinds() or spec == "champion":
-        return {task: resolve_task(spec, task, models_dir) for task in TASKS}
+        return {task: resolve_task(spec, task, models_dir, backend) for task in TASKS}
     single: ResolvedModel | None = None
     if spec.startswith(("models:/", "runs:/")) or RUN_ID.match(spec):
         uri = f"runs:/{spec}/model" if RUN_ID.match(spec) else spec
@@ -126,7 +127,7 @@ def resolve(spec: str, models_dir: Path | None = None) -> dict[str, ResolvedMode
                 f"malformed model URI {spec!r}; expected models:/NAME@ALIAS, "
                 "models:/NAME/VERSION, runs:/RUN_ID/model or a run id"
             )
-        single = _from_uri(uri)
+        single = _from_uri(uri, backend=backend)
     else:
         path = Path(spec)
         if not path.is_dir():
@@ -135,17 +136,17 @@ def resolve(spec: str, models_dir: Path | None = None) -> dict[str, ResolvedMode
                 "a models:/ or runs:/ URI, a run id, or a model directory"
             )
         if (path / META_FILE).is_file():
-            classifier = load_classifier(path)
+            classifier = load_classifier(path, backend)
             single = ResolvedModel(classifier.meta.task, classifier, str(path), "local")
         else:
             found = {
-                t: ResolvedModel(t, load_classifier(path / t), str(path / t), "local")
+                t: ResolvedModel(t, load_classifier(path / t, backend), str(path / t), "local")
                 for t in TASKS
                 if (path / t / META_FILE).is_file()
             }
             if not found:
                 raise ModelNotFoundError(f"{path}: no model inside (no {META_FILE} here or in a task sub-folder)")
-            return found | {t: resolve_task("champion", t, models_dir) for t in TASKS if t not in found}
+            return found | {t: resolve_task("champion", t, models_dir, backend) for t in TASKS if t not in found}
     assert single is not None
-    others = {t: resolve_task("champion", t, models_dir) for t in TASKS if t != single.task}
+    others = {t: resolve_task("champion", t, models_dir, backend) for t in TASKS if t != single.task}
     return {single.task: single} | others

@@ -34,10 +34,10 @@ class EnsembleClassifier(ReviewClassifier):
         self.models_dir = paths.resolve(models_dir or paths.MODELS) / task
         self.members: dict[str, ReviewClassifier] = {}
 
-    def _load_members(self, root: Path) -> None:
+    def _load_members(self, root: Path, backend: str | None = None) -> None:
         self.members = {}
         for kind in self.meta.params["members"]:
-            member = registry.load_classifier(root / kind)
+            member = registry.load_classifier(root / kind, backend)
             if member.labels != self.labels:
                 raise ValueError(f"ensemble member {kind} has labels {member.labels}, expected {self.labels}")
             self.members[kind] = member
@@ -91,5 +91,5 @@ class EnsembleClassifier(ReviewClassifier):
                 shutil.rmtree(target)
             member.save(target)
 
-    def _load_weights(self, directory: Path) -> None:
-        self._load_members(directory / MEMBERS_DIR)
+    def _load_weights(self, directory: Path, backend: str | None = None) -> None:
+        self._load_members(directory / MEMBERS_DIR, backend)

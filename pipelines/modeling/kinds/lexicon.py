@@ -70,6 +70,6 @@ class LexiconClassifier(ReviewClassifier):
     def _save_weights(self, directory: Path) -> None:
         (directory / "patterns.json").write_text(json.dumps(self.patterns, indent=2) + "\n", encoding="utf-8")
 
-    def _load_weights(self, directory: Path) -> None:
+    def _load_weights(self, directory: Path, backend: str | None = None) -> None:
         self.patterns = json.loads((directory / "patterns.json").read_text(encoding="utf-8"))
         self._compiled = compile_patterns(self.patterns)

@@ -27,9 +27,8 @@ from pipelines.modeling import registry
 from pipelines.modeling.base import ItemScores, ReviewClassifier, Scores, Span
 
 if TYPE_CHECKING:
-    from torch import nn
-
-    from pipelines.modeling.encoders import EmbeddingCache, FrozenEncoder
+    from pipelines.modeling.encoding import EmbeddingCache, EncoderBase
+    from pipelines.modeling.linear import LinearHead
 
 HEAD_FILE = "item_head.safetensors"
 
@@ -60,19 +59,18 @@ class QuotedItemsClassifier(ReviewClassifier):
         task: str,
         labels: list[str],
         params: dict | None = None,
-        encoder: FrozenEncoder | None = None,
+        encoder: EncoderBase | None = None,
         cache: EmbeddingCache | None = None,
     ):
         from pipelines.modeling.encoders import FrozenEncoder
-        from pipelines.modeling.heads import linear_head
 
         config = QuotedItemsConfig(**(params or {}))
-        config.base_model = config.base_model or default_base_model()
         super().__init__(task, labels, asdict(config))
         self.config = config
-        self.encoder = encoder or FrozenEncoder(config.base_model, config)
+        # meta.json keeps base_model as configured ("" = the packaged MiniLM), never this machine's path
+        self.encoder = encoder or FrozenEncoder(config.base_model or default_base_model(), config)
         self.cache = cache  # set by `fit`: what this model and its cross-validation twins have encoded
-        self.head: nn.Module = linear_head(self.encoder.dim, len(self.labels))
+        self.head: LinearHead | None = None  # set by fit (scikit-learn's regressions, kept as arrays) or load
 
     def fresh(self) -> QuotedItemsClassifier:
         """An unfitted twin sharing the encoder and the training cache (for cross-validation)."""
@@ -86,8 +84,9 @@ class QuotedItemsClassifier(ReviewClassifier):
     def fit(self, texts: list[str], y: np.ndarray, validation=None) -> QuotedItemsClassifier:
         """Validation is not needed: a logistic regression has no epochs to stop early."""
         from pipelines.labels.quotes import load_quotes, quoted_items
-        from pipelines.modeling.encoders import EmbeddingCache
+        from pipelines.modeling.encoding import EmbeddingCache
         from pipelines.modeling.heads import logistic_head, quoted_examples
+        from pipelines.modeling.linear import LinearHead
 
         quotes = load_quotes(self.config.quotes, self.meta.task)
         if self.cache is None:  # training: fit, tuning and CV encode each item once
@@ -99,7 +98,7 @@ class QuotedItemsClassifier(ReviewClassifier):
             labelled = np.flatnonzero(y[:, j]).tolist()
             positives = {i: quoted_items(texts[i], spans[i], quotes.get(label, ())) for i in labelled}
             examples.append(quoted_examples(counts, np.asarray(y[:, j], dtype=bool), positives))
-        self.head = logistic_head(emb, examples, self.config.C)
+        self.head = LinearHead.from_torch(logistic_head(emb, examples, self.config.C))
         # positives per label: what each label learned from
         self.meta.extra["quoted_items"] = {
             label: int(sum(t)) for label, (_, t) in zip(self.labels, examples, strict=True)
@@ -108,12 +107,12 @@ class QuotedItemsClassifier(ReviewClassifier):
 
     def score(self, texts: list[str]) -> Scores:
         """Document probabilities (each the best item's) and every document's item probabilities."""
-        from pipelines.modeling.heads import head_proba, pool
+        from pipelines.modeling.linear import pool
 
         if not texts:
             return Scores(np.zeros((0, len(self.labels))), items=[])
         spans, emb, owner = self.items(list(texts))
-        proba = head_proba(self.head, emb)
+        proba = self.head.proba(emb)
         return Scores(pool(proba, owner, len(texts), "max"), items=items_of(proba, owner, spans))
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
@@ -130,16 +129,16 @@ class QuotedItemsClassifier(ReviewClassifier):
 
     def _save_weights(self, directory: Path) -> None:
         from pipelines.modeling.encoders import save_encoder
-        from pipelines.modeling.heads import save_head
 
-        save_head(self.head, directory / HEAD_FILE)
+        self.head.save(directory / HEAD_FILE)
         save_encoder(directory, self.encoder)
 
-    def _load_weights(self, directory: Path) -> None:
-        from pipelines.modeling.encoders import config_from_saved, load_encoder
-        from pipelines.modeling.heads import load_head
+    def _load_weights(self, directory: Path, backend: str | None = None) -> None:
+        from pipelines.modeling.backends import load_encoder
+        from pipelines.modeling.encoding import config_from_saved
+        from pipelines.modeling.linear import LinearHead
 
         self.config = config_from_saved(QuotedItemsConfig, self.meta.params)
-        self.encoder = load_encoder(directory, self.config)
-        self.head = load_head(directory / HEAD_FILE)
+        self.encoder = load_encoder(directory, self.config, backend)
+        self.head = LinearHead.load(directory / HEAD_FILE)
         self.cache = None  # tagging: only whole identical calls are reused

@@ -101,7 +101,7 @@ class RoutedClassifier(ReviewClassifier):
         self.learned.save(directory / LEARNED_DIR)
         self.rules.save(directory / RULES_DIR)
 
-    def _load_weights(self, directory: Path) -> None:
-        self.learned = registry.load_classifier(directory / LEARNED_DIR)
+    def _load_weights(self, directory: Path, backend: str | None = None) -> None:
+        self.learned = registry.load_classifier(directory / LEARNED_DIR, backend)
         self.rules = registry.load_classifier(directory / RULES_DIR)
         self._index()

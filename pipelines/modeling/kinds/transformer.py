@@ -3,9 +3,9 @@ trained with BCE + pos_weight and early stopping on validation (`heads.train_lin
 window probabilities pooled into the document's (`heads.pool`: max or mean), by the same code in
 training and tagging.
 
-Why windows: a long report is never truncated to its first 256 tokens; every window is read. The
-encoder and heads modules (torch) are imported when a model is built or loaded, never when this module
-is, so listing the registered kinds stays cheap.
+Why windows: a long report is never truncated to its first 256 tokens; every window is read. Training
+imports torch (the encoder, the head's training loop); a saved model tags with the ONNX encoder and
+the head as arrays (`linear.LinearHead`), without torch, unless the backend says torch.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from pipelines.modeling.base import ReviewClassifier
 if TYPE_CHECKING:
     from torch import nn
 
-    from pipelines.modeling.encoders import EmbeddingCache, FrozenEncoder
+    from pipelines.modeling.encoding import EmbeddingCache, EncoderBase
+    from pipelines.modeling.linear import LinearHead
 
 HEAD_FILE = "head.safetensors"
 
@@ -37,20 +38,19 @@ class TransformerClassifier(ReviewClassifier):
         task: str,
         labels: list[str],
         params: dict | None = None,
-        encoder: FrozenEncoder | None = None,
+        encoder: EncoderBase | None = None,
         cache: EmbeddingCache | None = None,
     ):
         from pipelines.modeling.encoders import FrozenEncoder
-        from pipelines.modeling.heads import linear_head
 
         config = TransformerConfig(**(params or {}))
-        config.base_model = config.base_model or default_base_model()
         super().__init__(task, labels, asdict(config))
         self.config = config
-        self.encoder = encoder or FrozenEncoder(config.base_model, config)
+        # meta.json keeps base_model as configured ("" = the packaged MiniLM), never this machine's path
+        self.encoder = encoder or FrozenEncoder(config.base_model or default_base_model(), config)
         # Set by `fit` (or passed in): what this model and its cross-validation twins have encoded.
         self.cache = cache
-        self.head: nn.Module = linear_head(self.encoder.dim, len(self.labels))
+        self.head: LinearHead | None = None  # set by fit (trained in torch, kept as arrays) or load
 
     def fresh(self) -> TransformerClassifier:
         """An unfitted twin sharing the encoder and the training cache (for cross-validation)."""
@@ -65,14 +65,15 @@ class TransformerClassifier(ReviewClassifier):
         cfg = self.config
         return self.encoder.encode_windows(texts, cfg.stride, cfg.max_windows, self.cache, progress)
 
-    def _doc_proba(self, head: nn.Module, emb: np.ndarray, owner: np.ndarray, n_docs: int) -> np.ndarray:
-        from pipelines.modeling.heads import head_proba, pool
+    def _doc_proba(self, head: LinearHead, emb: np.ndarray, owner: np.ndarray, n_docs: int) -> np.ndarray:
+        from pipelines.modeling.linear import pool
 
-        return pool(head_proba(head, emb), owner, n_docs, self.config.aggregation)
+        return pool(head.proba(emb), owner, n_docs, self.config.aggregation)
 
     def fit(self, texts: list[str], y: np.ndarray, validation: tuple[list[str], np.ndarray] | None = None):
         from pipelines.modeling.encoders import EmbeddingCache
-        from pipelines.modeling.heads import HeadTraining, mean_bce, train_linear_head
+        from pipelines.modeling.heads import HeadTraining, head_proba, mean_bce, pool, train_linear_head
+        from pipelines.modeling.linear import LinearHead
 
         cfg = self.config
         if self.cache is None:  # training: fit, early stopping, tuning and CV encode each text once
@@ -84,7 +85,7 @@ class TransformerClassifier(ReviewClassifier):
             truth = np.asarray(validation[1], dtype=float)
 
             def validation_loss(head: nn.Module) -> float:
-                proba = self._doc_proba(head, v_emb, v_owner, len(truth))
+                proba = pool(head_proba(head, v_emb), v_owner, len(truth), cfg.aggregation)
                 return mean_bce(truth, np.clip(proba, 1e-6, 1 - 1e-6))
 
         settings = HeadTraining(
@@ -98,7 +99,8 @@ class TransformerClassifier(ReviewClassifier):
             warmup_ratio=cfg.warmup_ratio,
         )
         target = np.asarray(y, dtype=np.float32)[owner]  # every window carries its document's labels
-        self.head, trained = train_linear_head(emb, target, validation_loss, settings)
+        head, trained = train_linear_head(emb, target, validation_loss, settings)
+        self.head = LinearHead.from_torch(head)
         self.meta.extra |= {
             "best_epoch": trained.best_epoch,
             "best_val_loss": round(trained.best_loss, 4),
@@ -114,16 +116,16 @@ class TransformerClassifier(ReviewClassifier):
 
     def _save_weights(self, directory: Path) -> None:
         from pipelines.modeling.encoders import save_encoder
-        from pipelines.modeling.heads import save_head
 
-        save_head(self.head, directory / HEAD_FILE)
+        self.head.save(directory / HEAD_FILE)
         save_encoder(directory, self.encoder)
 
-    def _load_weights(self, directory: Path) -> None:
-        from pipelines.modeling.encoders import config_from_saved, load_encoder
-        from pipelines.modeling.heads import load_head
+    def _load_weights(self, directory: Path, backend: str | None = None) -> None:
+        from pipelines.modeling.backends import load_encoder
+        from pipelines.modeling.encoding import config_from_saved
+        from pipelines.modeling.linear import LinearHead
 
         self.config = config_from_saved(TransformerConfig, self.meta.params)
-        self.encoder = load_encoder(directory, self.config)
-        self.head = load_head(directory / HEAD_FILE)
+        self.encoder = load_encoder(directory, self.config, backend)
+        self.head = LinearHead.load(directory / HEAD_FILE)
         self.cache = None  # tagging: only whole identical calls are reused
