@@ -19,14 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines import long_documents
+from pipelines.config import LongDocumentsConfig
 from pipelines.corpus.cleaning import clean_review
 from pipelines.corpus.reading import Skip, iter_input_files, read_path
-from pipelines.modeling.base import Scores
+from pipelines.corpus.sections import document_sections
 from pipelines.modeling.resolve import ResolvedModel
 from pipelines.records import Review, atomic_open
 from pipelines.text import DEFAULT_MAX_CHARS, sample_mapped
 
-SCHEMA_VERSION = 2  # 2: evidence items are {"text", "start", "end"} into the document text; `document` added
+SCHEMA_VERSION = 3  # 3: `sections` of a full report; 2: evidence {"text", "start", "end"} into the document text
 CSV_FIELDS = [
     "schema_version",
     "source",
@@ -37,6 +39,7 @@ CSV_FIELDS = [
     "learning_theme",
     "scores",
     "evidence",
+    "sections",
     "model",
     "notes",
     "error",
@@ -93,15 +96,22 @@ def tag_reviews(
     evidence_k: int = 3,
     progress: bool = False,
     notes: dict[int, list[str]] | None = None,
+    reading: LongDocumentsConfig | None = None,
 ) -> list[dict]:
+    """One row per review. A full report (a document of `long_documents.min_chars` or more) is read by
+    its sections (`pipelines.long_documents`): each task reads its roles' sections, at its long-document
+    thresholds, and the row lists the sections it found."""
     from tqdm import tqdm
 
+    from pipelines.config import load_section
+
+    reading = reading or load_section("long_documents", LongDocumentsConfig)
     texts = [r.text for r in reviews]
-    per_task: dict[str, tuple[Scores, np.ndarray]] = {}
-    for task, resolved in models.items():
-        model = resolved.classifier
-        scored = model.score(texts) if texts else Scores(np.zeros((0, len(model.labels))))
-        per_task[task] = (scored, model.decide(scored.proba, threshold_scale))
+    long = [r.form == "document" and long_documents.is_long(r.text, reading) for r in reviews]
+    per_task = {
+        task: long_documents.read(resolved.classifier, task, texts, long, reading, threshold_scale)
+        for task, resolved in models.items()
+    }
     rows = []
     for i, review in enumerate(tqdm(reviews, desc="evidence", unit="review", disable=not progress or None)):
         row = {
@@ -113,27 +123,35 @@ def tag_reviews(
         }
         scores: dict[str, dict[str, float]] = {}
         evidence: dict[str, list[dict]] = {}
+        row_notes = list((notes or {}).get(i, []))
         for task, resolved in models.items():
-            model = resolved.classifier
-            scored, decided = per_task[task]
-            proba = scored.proba
-            chosen = [j for j in np.argsort(-proba[i], kind="stable") if decided[i, j]]
-            if top_k is not None:
-                chosen = chosen[:top_k]
-            labels = [model.labels[j] for j in chosen]
+            model, read = resolved.classifier, per_task[task]
+            proba = read.scored.proba
+            chosen = [j for j in np.argsort(-proba[i], kind="stable") if read.decided[i, j]]
+            labels = [model.labels[j] for j in (chosen if top_k is None else chosen[:top_k])]
             row[task] = labels
             scores[task] = {label: round(float(proba[i, j]), 4) for j, label in enumerate(model.labels)}
-            spans = model.evidence(review.text, labels, k=evidence_k, scored=scored.row(i)) if labels else {}
+            spans = long_documents.evidence(model, read, i, labels, evidence_k)
             evidence |= {label: [verbatim(review, a, b) for a, b in found if b > a] for label, found in spans.items()}
+            if read.views[i].note and read.views[i].note not in row_notes:
+                row_notes.append(f"{task}: {read.views[i].note}")
+        sections = document_sections(review.text) if long[i] else []
         row |= {
             "scores": scores,
             "evidence": evidence,
+            "sections": [{"role": s.role, "heading": s.heading} | span_of(review, s.start, s.end) for s in sections],
             "model": {task: {"name": m.name, "version": m.version} for task, m in models.items()},
-            "notes": (notes or {}).get(i, []),
+            "notes": row_notes,
             "error": None,
         }
         rows.append(row)
     return rows
+
+
+def span_of(review: Review, start: int, end: int) -> dict:
+    """A span of the model's text as offsets into the document text (as evidence is given)."""
+    found = verbatim(review, start, end)
+    return {"start": found["start"], "end": found["end"]}
 
 
 def document_of(review: Review) -> str:
@@ -182,6 +200,7 @@ def error_row(source: str, message: str) -> dict:
         "learning_theme": [],
         "scores": {},
         "evidence": {},
+        "sections": [],
         "model": {},
         "notes": [],
         "error": message,
@@ -200,6 +219,7 @@ def render(rows: list[dict], fmt: str) -> str:
             flat[task] = ";".join(row.get(task) or [])
         flat["scores"] = json.dumps(row.get("scores") or {}, ensure_ascii=False)
         flat["evidence"] = json.dumps(row.get("evidence") or {}, ensure_ascii=False)
+        flat["sections"] = json.dumps(row.get("sections") or [], ensure_ascii=False)
         flat["model"] = ";".join(f"{t}={m['name']}@{m['version']}" for t, m in (row.get("model") or {}).items())
         flat["notes"] = "; ".join(row.get("notes") or [])
         flat["error"] = row.get("error") or ""

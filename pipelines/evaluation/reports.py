@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines import long_documents
 from pipelines.corpus.reading import read_path
 from pipelines.dataset import multi_hot
 from pipelines.evaluation import plots
@@ -81,10 +82,20 @@ def test_split_set(task: str) -> EvalSet:
     return EvalSet("test split (2023)", split.ids, split.texts, {task: rows})
 
 
+def predictions(model: ResolvedModel, dataset: EvalSet) -> np.ndarray:
+    """Labels as `reviewtag tag` gives them: a full report (long_documents.min_chars or more) read by
+    its sections at the long-document thresholds, anything shorter whole."""
+    from pipelines.config import LongDocumentsConfig, load_section
+
+    config = load_section("long_documents", LongDocumentsConfig)
+    long = [long_documents.is_long(text, config) for text in dataset.texts]
+    return long_documents.read(model.classifier, model.task, dataset.texts, long, config).decided
+
+
 def evaluate_model(model: ResolvedModel, dataset: EvalSet) -> tuple[dict, np.ndarray, np.ndarray]:
     labels = model.classifier.labels
     y = multi_hot(dataset.labels[model.task], labels)
-    pred = model.classifier.predict(dataset.texts)
+    pred = predictions(model, dataset)
     result = scores(y, pred, labels)
     outside = sorted({lab for row in dataset.labels[model.task] for lab in row} - set(labels))
     if outside:
@@ -154,11 +165,11 @@ def compare_task(
     labels = [label for label in a.classifier.labels if label in b.classifier.labels]
     y = multi_hot(dataset.labels[a.task], labels)
 
-    def predictions(model: ResolvedModel) -> np.ndarray:
+    def of(model: ResolvedModel) -> np.ndarray:
         columns = [model.classifier.meta.label2id[label] for label in labels]
-        return model.classifier.predict(dataset.texts)[:, columns]
+        return predictions(model, dataset)[:, columns]
 
-    pred_a, pred_b = predictions(a), predictions(b)
+    pred_a, pred_b = of(a), of(b)
     score_a, score_b = scores(y, pred_a, labels), scores(y, pred_b, labels)
     boot = bootstrap_delta(y, pred_a, pred_b, n_boot=n_boot)
     per_label = {
