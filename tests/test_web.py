@@ -402,3 +402,18 @@ def test_two_uploads_with_one_name_stay_two_documents(client):
     assert "Police attended" in client.get(f"{url}/review/1").text
     assert "Police attended" not in client.get(f"{url}/review/0").text
     assert [host_name(h) for h in ("[::1]:8000", "127.0.0.1:80", "localhost")] == ["[::1]", "127.0.0.1", "localhost"]
+
+
+def test_a_full_report_shows_its_outline_and_each_section_is_a_place_to_jump_to(client):
+    from .conftest import RAW
+
+    report = next(RAW.glob("003_*.txt"))
+    batch = upload(client, [(report.name, report.read_bytes())])
+    page = client.get(f"{batch}/review/0").text
+    assert 'id="outline"' in page
+    links = re.findall(r'href="#(sec-\d+)"', page)
+    assert len(links) >= 5 and all(f'id="{anchor}"' in page for anchor in links)
+    assert "Thematic analysis and identification of Key learning" in page  # a heading, shown in the outline
+    export = client.get(f"{batch}/export.jsonl").text
+    row = json.loads(export.splitlines()[0])
+    assert [s["role"] for s in row["sections"]][:3] == ["front_matter", "contents", "introduction"]

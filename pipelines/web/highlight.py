@@ -32,9 +32,16 @@ def anchor(label: str, k: int) -> str:
     return f"ev-{label}-{k}"
 
 
-def segments(document: str, region: tuple[int, int], evidence: dict[str, list[dict]]) -> list[Segment]:
-    """Cut document[start:end] at every evidence boundary (evidence outside the region widens it:
-    a quote is always shown in place, never dropped)."""
+def section_anchor(k: int) -> str:
+    return f"sec-{k}"
+
+
+def segments(
+    document: str, region: tuple[int, int], evidence: dict[str, list[dict]], sections: list[dict] | None = None
+) -> list[Segment]:
+    """Cut document[start:end] at every evidence boundary and at every section start (evidence outside
+    the region widens it: a quote is always shown in place, never dropped). A section's start carries
+    its anchor (`sec-K`), so the page's outline jumps to it."""
     items = [
         (label, k, item["start"], item["end"])
         for label, found in evidence.items()
@@ -43,10 +50,12 @@ def segments(document: str, region: tuple[int, int], evidence: dict[str, list[di
     ]
     start = min([region[0], *(a for _, _, a, _ in items)])
     end = max([region[1], *(b for _, _, _, b in items)])
-    cuts = sorted({start, end, *(a for _, _, a, _ in items), *(b for _, _, _, b in items)})
+    heads = {k: int(sec["start"]) for k, sec in enumerate(sections or []) if start <= int(sec["start"]) < end}
+    cuts = sorted({start, end, *(a for _, _, a, _ in items), *(b for _, _, _, b in items), *heads.values()})
     out: list[Segment] = []
     for a, b in zip(cuts, cuts[1:], strict=False):
         covering = [label for label, _, s, e in items if s <= a and b <= e]
-        starting = [anchor(label, k) for label, k, s, _ in items if s == a]
+        starting = [section_anchor(k) for k, at in heads.items() if at == a]
+        starting += [anchor(label, k) for label, k, s, _ in items if s == a]
         out.append(Segment(document[a:b], list(dict.fromkeys(covering)), starting, a))
     return out

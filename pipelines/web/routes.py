@@ -122,7 +122,15 @@ class Site:
             "row": row,
             "tasks": TASKS,
             "colours": highlight.colours(row),
-            "segments": highlight.segments(document, batch.regions[n], row["evidence"]),
+            "segments": highlight.segments(document, batch.regions[n], row["evidence"], row.get("sections")),
+            "outline": [
+                {
+                    "anchor": highlight.section_anchor(k),
+                    "role": sec["role"].replace("_", " "),
+                    "heading": sec["heading"],
+                }
+                for k, sec in enumerate(row.get("sections") or [])
+            ],
             "vocabulary": self.workbench.vocabulary,
             "quotes": quotes,
             "blocked": self.workbench.correctable(row["review_id"]),
