@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 from .conftest import ROOT
+from .stage_imports import imports_of, project_modules
 
 PACKAGE = ROOT / "pipelines"
 MAX_MODULE_LINES = 400
@@ -14,28 +15,12 @@ MAX_FUNCTION_LINES = 80
 
 
 def _modules() -> dict[str, Path]:
-    out = {}
-    for path in PACKAGE.rglob("*.py"):
-        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-        out[name] = path
-    return out
+    return project_modules()
 
 
 def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """Every project module `name` imports, at import time or inside a function."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        targets = []
-        if isinstance(node, ast.Import):
-            targets = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            targets = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        for target in targets:
-            while target and target not in modules:
-                target = target.rpartition(".")[0]
-            if target and target != name:
-                found.add(target)
-    return found
+    """Every project module `name` imports, at import time or inside a function (as stage deps count them)."""
+    return imports_of(name, modules) - {name}
 
 
 def test_no_import_cycles():

@@ -34,6 +34,7 @@ from pipelines.modeling.encoding import (
     digest,
     encoder_settings,
     forget_recent_embeddings,
+    shared,
     weights_digest,
 )
 
@@ -173,11 +174,7 @@ def shared_encoder(model_dir: Path, config: EncoderConfig) -> FrozenEncoder:
     if weights is None:  # a torch .bin checkpoint from elsewhere: not shared, never guessed equal
         return FrozenEncoder(str(model_dir), config)
     key = (weights, *(getattr(config, name) for name in OUTPUT_SETTINGS))
-    encoder = _LOADED.get(key)
-    if encoder is None:
-        encoder = FrozenEncoder(str(model_dir), config)
-        _LOADED[key] = encoder
-    return encoder
+    return shared(_LOADED, key, lambda: FrozenEncoder(str(model_dir), config))
 
 
 def export_onnx(model_dir: Path, path: Path) -> None:

@@ -273,6 +273,15 @@ def weights_digest(folder: Path, pattern: str = "*.safetensors") -> str | None:
     return found.hexdigest()
 
 
+def shared(loaded: weakref.WeakValueDictionary, key: tuple, build: Callable[[], EncoderBase]) -> EncoderBase:
+    """The encoder `loaded` holds for `key`, built (and held) the first time: one per process."""
+    encoder = loaded.get(key)
+    if encoder is None:
+        encoder = build()
+        loaded[key] = encoder
+    return encoder
+
+
 def forget_recent_embeddings() -> None:
     """Drop the tagging calls every loaded encoder keeps: a benchmark times encoding, not the cache."""
     for encoder in list(LOADED):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.config import EncoderConfig
-from pipelines.modeling.encoding import ONNX_FILE, OUTPUT_SETTINGS, EncoderBase, weights_digest
+from pipelines.modeling.encoding import ONNX_FILE, OUTPUT_SETTINGS, EncoderBase, shared, weights_digest
 
 _LOADED: weakref.WeakValueDictionary[tuple, OnnxEncoder] = weakref.WeakValueDictionary()
 
@@ -82,8 +82,4 @@ def shared_onnx_encoder(model_dir: Path, config: EncoderConfig) -> OnnxEncoder:
     carry the same MiniLM), compared by the digest of the exported graph."""
     weights = weights_digest(model_dir, ONNX_FILE)
     key = (weights, *(getattr(config, name) for name in OUTPUT_SETTINGS))
-    encoder = _LOADED.get(key)
-    if encoder is None:
-        encoder = OnnxEncoder(str(model_dir), config)
-        _LOADED[key] = encoder
-    return encoder
+    return shared(_LOADED, key, lambda: OnnxEncoder(str(model_dir), config))

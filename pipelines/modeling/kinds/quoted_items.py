@@ -16,19 +16,12 @@ is built or loaded, never when this module is.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from pipelines.config import QuotedItemsConfig, default_base_model
+from pipelines.config import QuotedItemsConfig
 from pipelines.modeling import registry
-from pipelines.modeling.base import ItemScores, ReviewClassifier, Scores, Span
-
-if TYPE_CHECKING:
-    from pipelines.modeling.encoding import EmbeddingCache, EncoderBase
-    from pipelines.modeling.linear import LinearHead
+from pipelines.modeling.base import ItemScores, Scores, Span
+from pipelines.modeling.encoder_kind import EncoderKind
 
 HEAD_FILE = "item_head.safetensors"
 
@@ -51,30 +44,11 @@ def item_evidence(items: ItemScores, columns: dict[str, int], labels: list[str],
 
 
 @registry.register("quoted_items", config=QuotedItemsConfig, rank=3)
-class QuotedItemsClassifier(ReviewClassifier):
+class QuotedItemsClassifier(EncoderKind):
     """Items taught by the readers' quotes: per-label logistic regression, a review scored by its best item."""
 
-    def __init__(
-        self,
-        task: str,
-        labels: list[str],
-        params: dict | None = None,
-        encoder: EncoderBase | None = None,
-        cache: EmbeddingCache | None = None,
-    ):
-        from pipelines.modeling.encoders import FrozenEncoder
-
-        config = QuotedItemsConfig(**(params or {}))
-        super().__init__(task, labels, asdict(config))
-        self.config = config
-        # meta.json keeps base_model as configured ("" = the packaged MiniLM), never this machine's path
-        self.encoder = encoder or FrozenEncoder(config.base_model or default_base_model(), config)
-        self.cache = cache  # set by `fit`: what this model and its cross-validation twins have encoded
-        self.head: LinearHead | None = None  # set by fit (scikit-learn's regressions, kept as arrays) or load
-
-    def fresh(self) -> QuotedItemsClassifier:
-        """An unfitted twin sharing the encoder and the training cache (for cross-validation)."""
-        return QuotedItemsClassifier(self.meta.task, self.labels, asdict(self.config), self.encoder, self.cache)
+    config_class = QuotedItemsConfig
+    head_file = HEAD_FILE
 
     def items(self, texts: list[str]) -> tuple[list[list[Span]], np.ndarray, np.ndarray]:
         """Item spans per text, the item embeddings, and the text each item belongs to."""
@@ -126,19 +100,3 @@ class QuotedItemsClassifier(ReviewClassifier):
         if scored is None or scored.items is None:
             scored = self.score([text])
         return item_evidence(scored.items[0], self.meta.label2id, labels, k)
-
-    def _save_weights(self, directory: Path) -> None:
-        from pipelines.modeling.encoders import save_encoder
-
-        self.head.save(directory / HEAD_FILE)
-        save_encoder(directory, self.encoder)
-
-    def _load_weights(self, directory: Path, backend: str | None = None) -> None:
-        from pipelines.modeling.backends import load_encoder
-        from pipelines.modeling.encoding import config_from_saved
-        from pipelines.modeling.linear import LinearHead
-
-        self.config = config_from_saved(QuotedItemsConfig, self.meta.params)
-        self.encoder = load_encoder(directory, self.config, backend)
-        self.head = LinearHead.load(directory / HEAD_FILE)
-        self.cache = None  # tagging: only whole identical calls are reused

@@ -10,51 +10,28 @@ the head as arrays (`linear.LinearHead`), without torch, unless the backend says
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.config import TransformerConfig, default_base_model
+from pipelines.config import TransformerConfig
 from pipelines.modeling import registry
-from pipelines.modeling.base import ReviewClassifier
+from pipelines.modeling.encoder_kind import EncoderKind
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from pipelines.modeling.encoding import EmbeddingCache, EncoderBase
     from pipelines.modeling.linear import LinearHead
 
 HEAD_FILE = "head.safetensors"
 
 
 @registry.register("transformer", config=TransformerConfig, rank=2)
-class TransformerClassifier(ReviewClassifier):
+class TransformerClassifier(EncoderKind):
     """Frozen encoder over token windows, a linear head, window probabilities pooled per document."""
 
-    def __init__(
-        self,
-        task: str,
-        labels: list[str],
-        params: dict | None = None,
-        encoder: EncoderBase | None = None,
-        cache: EmbeddingCache | None = None,
-    ):
-        from pipelines.modeling.encoders import FrozenEncoder
-
-        config = TransformerConfig(**(params or {}))
-        super().__init__(task, labels, asdict(config))
-        self.config = config
-        # meta.json keeps base_model as configured ("" = the packaged MiniLM), never this machine's path
-        self.encoder = encoder or FrozenEncoder(config.base_model or default_base_model(), config)
-        # Set by `fit` (or passed in): what this model and its cross-validation twins have encoded.
-        self.cache = cache
-        self.head: LinearHead | None = None  # set by fit (trained in torch, kept as arrays) or load
-
-    def fresh(self) -> TransformerClassifier:
-        """An unfitted twin sharing the encoder and the training cache (for cross-validation)."""
-        return TransformerClassifier(self.meta.task, self.labels, asdict(self.config), self.encoder, self.cache)
+    config_class = TransformerConfig
+    head_file = HEAD_FILE
 
     def windows(self, text: str) -> list[list[int]]:
         """The token windows this model reads `text` through."""
@@ -113,19 +90,3 @@ class TransformerClassifier(ReviewClassifier):
             return np.zeros((0, len(self.labels)))
         emb, owner = self.encode(list(texts), progress=progress)
         return self._doc_proba(self.head, emb, owner, len(texts))
-
-    def _save_weights(self, directory: Path) -> None:
-        from pipelines.modeling.encoders import save_encoder
-
-        self.head.save(directory / HEAD_FILE)
-        save_encoder(directory, self.encoder)
-
-    def _load_weights(self, directory: Path, backend: str | None = None) -> None:
-        from pipelines.modeling.backends import load_encoder
-        from pipelines.modeling.encoding import config_from_saved
-        from pipelines.modeling.linear import LinearHead
-
-        self.config = config_from_saved(TransformerConfig, self.meta.params)
-        self.encoder = load_encoder(directory, self.config, backend)
-        self.head = LinearHead.load(directory / HEAD_FILE)
-        self.cache = None  # tagging: only whole identical calls are reused
