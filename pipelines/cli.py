@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.modeling import registry
+from pipelines.cli_options import BackendOption, ModelOption, OperatingPointOption, check_operating_point, fail
 from pipelines.paths import resolve
 from pipelines.text import DEFAULT_MAX_CHARS
 
@@ -30,32 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Harm-type and learning-theme tags for child safeguarding case reviews.",
 )
-
-ModelOption = Annotated[
-    str,
-    typer.Option(
-        "--model",
-        "-m",
-        help=f"champion | a kind ({', '.join(registry.kinds())}) | models:/NAME@ALIAS | models:/NAME/N "
-        "| a run id | a model directory",
-    ),
-]
-
-
-BackendOption = Annotated[
-    str | None,
-    typer.Option(
-        "--backend",
-        help="onnx | torch: what runs the encoder kinds' encoder (default: the model's setting, onnx; "
-        "a missing ONNX export falls back to torch)",
-    ),
-]
-
-
-def fail(message: str, code: int = 1) -> None:
-    typer.echo(f"reviewtag: error: {message}", err=True)
-    raise typer.Exit(code)
-
 
 def _resolve(spec: str, backend: str | None = None):
     from pipelines.modeling.resolve import ModelNotFoundError, resolve
@@ -77,6 +51,7 @@ def tag(
     paths: Annotated[list[Path], typer.Argument(help="files (.txt .md .html .pdf) and folders, mixed")],
     model: ModelOption = "champion",
     backend: BackendOption = None,
+    operating_point: OperatingPointOption = "balanced",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output file (default: stdout)")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl | csv")] = "jsonl",
     threshold_scale: Annotated[float, typer.Option(help="multiply every tuned threshold (<1 tags more)")] = 1.0,
@@ -107,7 +82,15 @@ def tag(
 
     collected = collect_reviews([str(p) for p in paths], report, max_chars, on_note=note)
     reviews, errors = collected.reviews, collected.errors
-    rows = tag_reviews(reviews, models, threshold_scale, top_k, progress=_show_progress(quiet), notes=collected.notes)
+    rows = tag_reviews(
+        reviews,
+        models,
+        threshold_scale,
+        top_k,
+        progress=_show_progress(quiet),
+        notes=collected.notes,
+        operating_point=check_operating_point(operating_point),
+    )
     rows += [error_row(e["source"], e["error"]) for e in errors]
     if emit_text:
         written = emit_documents(reviews, emit_text)
@@ -129,6 +112,7 @@ def evaluate(
     gold: Annotated[Path, typer.Option(help="JSONL: {id, text|path, harm_type: [...], learning_theme: [...]}")],
     model: ModelOption = "champion",
     backend: BackendOption = None,
+    operating_point: OperatingPointOption = "balanced",
     report: Annotated[Path | None, typer.Option(help="folder for evaluation.json and evaluation.md")] = None,
 ) -> None:
     """Score a model set on your own hand-labelled reviews."""
@@ -138,7 +122,7 @@ def evaluate(
         dataset = load_gold(gold)
     except GoldError as exc:
         fail(str(exc))
-    result = evaluation_report(_resolve(model, backend), dataset, report)
+    result = evaluation_report(_resolve(model, backend), dataset, report, check_operating_point(operating_point))
     for task, r in result["tasks"].items():
         typer.echo(
             f"{task} [{r['model']} {r['version']}]  micro-F1 {r['micro_f1']:.3f}  macro-F1 {r['macro_f1']:.3f}"
@@ -302,6 +286,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     model: ModelOption = "champion",
     backend: BackendOption = None,
+    operating_point: OperatingPointOption = "balanced",
     annotator: Annotated[str, typer.Option(help="name for data/corrections/NAME.jsonl")] = "analyst",
 ) -> None:
     """The analysts' workbench: tag, read the evidence in context, correct labels (a local web page)."""
@@ -329,6 +314,7 @@ def serve(
             resolve(label.corrections),
             resolve(label.contract),
             resolver=functools.partial(resolve_models, backend=backend),
+            operating_point=check_operating_point(operating_point),
         )
     except Exception as exc:  # ModelNotFoundError, a bad contract: one line, not a traceback
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)

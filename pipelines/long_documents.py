@@ -93,17 +93,18 @@ def read(
     long: list[bool],
     config: LongDocumentsConfig,
     threshold_scale: float = 1.0,
+    operating_point: str = "balanced",
 ) -> Reading:
-    """Score every document through its view; long documents at their task's long-document thresholds."""
+    """Score every document through its view, at an operating point's thresholds; long documents at
+    their task's long-document thresholds."""
     views = views_of(texts, task, long, config)
     scored = model.score([v.text for v in views]) if views else Scores(np.zeros((0, len(model.labels))))
     scale = config.harm_threshold_scale if task == "harm_type" else config.theme_threshold_scale
-    short = model.decide(scored.proba, threshold_scale)
-    decided = (
-        np.where(np.array([v.long for v in views])[:, None], model.decide(scored.proba, threshold_scale * scale), short)
-        if views
-        else short
-    )
+    short = model.decide(scored.proba, threshold_scale, operating_point)
+    if not views:
+        return Reading(views, scored, short)
+    longer = model.decide(scored.proba, threshold_scale * scale, operating_point)
+    decided = np.where(np.array([v.long for v in views])[:, None], longer, short)
     return Reading(views, scored, decided.astype(np.int8))
 
 

@@ -97,6 +97,7 @@ def tag_reviews(
     progress: bool = False,
     notes: dict[int, list[str]] | None = None,
     reading: LongDocumentsConfig | None = None,
+    operating_point: str = "balanced",
 ) -> list[dict]:
     """One row per review. A full report (a document of `long_documents.min_chars` or more) is read by
     its sections (`pipelines.long_documents`): each task reads its roles' sections, at its long-document
@@ -109,7 +110,7 @@ def tag_reviews(
     texts = [r.text for r in reviews]
     long = [r.form == "document" and long_documents.is_long(r.text, reading) for r in reviews]
     per_task = {
-        task: long_documents.read(resolved.classifier, task, texts, long, reading, threshold_scale)
+        task: long_documents.read(resolved.classifier, task, texts, long, reading, threshold_scale, operating_point)
         for task, resolved in models.items()
     }
     rows = []

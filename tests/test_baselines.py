@@ -214,3 +214,27 @@ def test_validation_is_also_scored_with_thresholds_it_never_set(tmp_path):
     assert honest(validation_proba)[0]["validation_oof_thresholds"]["keyword"]["micro_f1"] == 0.0
     stale, problem = honest(oof[:3])  # a stale model's file
     assert stale == {} and "stale" in problem
+
+
+def test_operating_points_are_tuned_on_validation_and_saved(tmp_path):
+    """recall (F2) thresholds give at least the balanced (F1) ones' recall, precision (F0.5) at least
+    their precision, on the data they were tuned on; a model saved without them falls back to balanced."""
+    from pipelines.modeling.base import tune_thresholds
+
+    texts, y = synthetic(80, seed=3)
+    model = TfidfLinearClassifier("harm_type", LABELS, {"min_df": 1}).fit(texts[:50], y[:50])
+    model.tune(texts[50:], y[50:])
+    model.save(tmp_path / "m")
+    loaded = load_classifier(tmp_path / "m")
+    proba = loaded.predict_proba(texts[50:])
+    truth = y[50:].astype(bool)
+    recall = {
+        op: (loaded.decide(proba, operating_point=op).astype(bool) & truth).sum() for op in ("balanced", "recall")
+    }
+    assert recall["recall"] >= recall["balanced"]
+    assert set(loaded.meta.extra["operating_points"]) == {"recall", "precision"}
+    np.testing.assert_array_equal(tune_thresholds(y[50:], proba, beta=1.0), loaded.thresholds)
+    del loaded.meta.extra["operating_points"]
+    np.testing.assert_array_equal(loaded.thresholds_at("recall"), loaded.thresholds)
+    with pytest.raises(ValueError, match="operating point"):
+        loaded.decide(proba, operating_point="aggressive")

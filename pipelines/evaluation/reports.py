@@ -82,20 +82,22 @@ def test_split_set(task: str) -> EvalSet:
     return EvalSet("test split (2023)", split.ids, split.texts, {task: rows})
 
 
-def predictions(model: ResolvedModel, dataset: EvalSet) -> np.ndarray:
+def predictions(model: ResolvedModel, dataset: EvalSet, operating_point: str = "balanced") -> np.ndarray:
     """Labels as `reviewtag tag` gives them: a full report (long_documents.min_chars or more) read by
     its sections at the long-document thresholds, anything shorter whole."""
     from pipelines.config import LongDocumentsConfig, load_section
 
     config = load_section("long_documents", LongDocumentsConfig)
     long = [long_documents.is_long(text, config) for text in dataset.texts]
-    return long_documents.read(model.classifier, model.task, dataset.texts, long, config).decided
+    return long_documents.read(model.classifier, model.task, dataset.texts, long, config, 1.0, operating_point).decided
 
 
-def evaluate_model(model: ResolvedModel, dataset: EvalSet) -> tuple[dict, np.ndarray, np.ndarray]:
+def evaluate_model(
+    model: ResolvedModel, dataset: EvalSet, operating_point: str = "balanced"
+) -> tuple[dict, np.ndarray, np.ndarray]:
     labels = model.classifier.labels
     y = multi_hot(dataset.labels[model.task], labels)
-    pred = predictions(model, dataset)
+    pred = predictions(model, dataset, operating_point)
     result = scores(y, pred, labels)
     outside = sorted({lab for row in dataset.labels[model.task] for lab in row} - set(labels))
     if outside:
@@ -110,11 +112,13 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def evaluation_report(models: dict[str, ResolvedModel], dataset: EvalSet, out_dir: Path | None) -> dict:
-    report = {"dataset": dataset.name, "n": len(dataset.ids), "tasks": {}}
-    markdown = [f"# Evaluation on {dataset.name} ({len(dataset.ids)} reviews)\n"]
+def evaluation_report(
+    models: dict[str, ResolvedModel], dataset: EvalSet, out_dir: Path | None, operating_point: str = "balanced"
+) -> dict:
+    report = {"dataset": dataset.name, "n": len(dataset.ids), "tasks": {}, "operating_point": operating_point}
+    markdown = [f"# Evaluation on {dataset.name} ({len(dataset.ids)} reviews, {operating_point} thresholds)\n"]
     for task, model in models.items():
-        result, _, _ = evaluate_model(model, dataset)
+        result, _, _ = evaluate_model(model, dataset, operating_point)
         report["tasks"][task] = {"model": model.name, "version": model.version, **result}
         markdown += [
             f"## {task} — {model.name} ({model.version})\n",

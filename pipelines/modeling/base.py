@@ -46,11 +46,21 @@ def read_meta(directory: str | Path) -> ModelMeta:
     return ModelMeta(**json.loads((Path(directory) / META_FILE).read_text(encoding="utf-8")))
 
 
+# An operating point is the F-beta the thresholds maximise on validation: balanced F1 (the tuned
+# thresholds every figure is reported at), recall-weighted F2 (harms an analyst must not miss), and
+# precision-weighted F0.5. Each is tuned on validation and saved with the model (meta.extra).
+OPERATING_POINTS = {"balanced": 1.0, "recall": 2.0, "precision": 0.5}
+
+
 def tune_thresholds(
-    y_true: np.ndarray, proba: np.ndarray, grid: Sequence[float] | None = None, default: float = 0.5
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    grid: Sequence[float] | None = None,
+    default: float = 0.5,
+    beta: float = 1.0,
 ) -> np.ndarray:
-    """Per-label threshold maximising F1 on held-out data; ties go to the threshold nearest 0.5
-    (the least surprising), and labels absent from the data keep the default."""
+    """Per-label threshold maximising F-beta (F1 by default) on held-out data; ties go to the threshold
+    nearest 0.5 (the least surprising), and labels absent from the data keep the default."""
     grid = np.asarray(grid if grid is not None else np.round(np.arange(0.05, 0.96, 0.025), 3))
     thresholds = np.full(y_true.shape[1], default, dtype=float)
     for j in range(y_true.shape[1]):
@@ -61,7 +71,8 @@ def tune_thresholds(
         tp = (predicted & truth).sum(axis=1)
         fp = (predicted & ~truth).sum(axis=1)
         fn = (~predicted & truth).sum(axis=1)
-        f1 = np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+        b2 = beta * beta
+        f1 = np.where(tp > 0, (1 + b2) * tp / np.maximum((1 + b2) * tp + b2 * fn + fp, 1), 0.0)
         best = np.flatnonzero(np.isclose(f1, f1.max()))
         thresholds[j] = float(grid[best[np.argmin(np.abs(grid[best] - 0.5))]])
     return thresholds
@@ -145,12 +156,29 @@ class ReviewClassifier(ABC):
         return Scores(self.predict_proba(texts))
 
     def tune(self, texts: list[str], y: np.ndarray) -> np.ndarray:
-        self.meta.thresholds = tune_thresholds(y, self.predict_proba(texts)).tolist()
+        """Thresholds for every operating point, on held-out data: `meta.thresholds` are the balanced
+        (F1) ones, the others go to `meta.extra["operating_points"]`."""
+        proba = self.predict_proba(texts)
+        self.meta.thresholds = tune_thresholds(y, proba).tolist()
+        self.meta.extra["operating_points"] = {
+            name: tune_thresholds(y, proba, beta=beta).tolist()
+            for name, beta in OPERATING_POINTS.items()
+            if name != "balanced"
+        }
         return self.thresholds
 
-    def decide(self, proba: np.ndarray, threshold_scale: float = 1.0) -> np.ndarray:
-        """Labels from probabilities this model computed, at its tuned thresholds (scaled)."""
-        return (np.asarray(proba) >= np.clip(self.thresholds * threshold_scale, 0.0, 1.0)).astype(np.int8)
+    def thresholds_at(self, operating_point: str = "balanced") -> np.ndarray:
+        """The thresholds of an operating point (balanced: the tuned F1 thresholds). A model saved
+        before operating points existed answers every point with its balanced thresholds."""
+        if operating_point not in OPERATING_POINTS:
+            raise ValueError(f"unknown operating point {operating_point!r}; expected {', '.join(OPERATING_POINTS)}")
+        saved = self.meta.extra.get("operating_points", {}).get(operating_point)
+        return self.thresholds if operating_point == "balanced" or saved is None else np.asarray(saved, dtype=float)
+
+    def decide(self, proba: np.ndarray, threshold_scale: float = 1.0, operating_point: str = "balanced") -> np.ndarray:
+        """Labels from probabilities this model computed, at an operating point's thresholds (scaled)."""
+        limits = np.clip(self.thresholds_at(operating_point) * threshold_scale, 0.0, 1.0)
+        return (np.asarray(proba) >= limits).astype(np.int8)
 
     def predict(self, texts: list[str], threshold_scale: float = 1.0) -> np.ndarray:
         return self.decide(self.predict_proba(texts), threshold_scale)

@@ -43,6 +43,11 @@ def refit_kind(
     model.fit(texts, y)
     tuned = dict(zip(recipe.labels, recipe.thresholds, strict=True))
     model.meta.thresholds = [float(tuned.get(label, 0.5)) for label in model.labels]
+    points = recipe.extra.get("operating_points", {})
+    model.meta.extra["operating_points"] = {
+        name: [float(dict(zip(recipe.labels, values, strict=True)).get(label, 0.5)) for label in model.labels]
+        for name, values in points.items()
+    }
     model.meta.taxonomy_version = recipe.taxonomy_version
     model.meta.params = recipe.params
     model.meta.extra.update(

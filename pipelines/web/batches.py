@@ -42,6 +42,7 @@ class Batch:
     documents: dict[str, str] = field(default_factory=dict)  # document name -> text the offsets index
     regions: list[tuple[int, int]] = field(default_factory=list)  # tagged row -> its span in the document
     seconds: float = 0.0
+    operating_point: str = "balanced"  # the thresholds the batch was tagged at (serve --operating-point)
 
     @property
     def finished(self) -> bool:
@@ -75,8 +76,9 @@ class BatchStore:
         model_spec: str,
         load_models: Callable[[str], dict[str, ResolvedModel]],
         max_chars: int,
+        operating_point: str = "balanced",
     ) -> Batch:
-        batch = Batch(secrets.token_urlsafe(12), model_spec, len(uploads))
+        batch = Batch(secrets.token_urlsafe(12), model_spec, len(uploads), operating_point=operating_point)
         with self._lock:
             self._batches[batch.id] = batch
             while len(self._batches) > self.keep:
@@ -110,7 +112,7 @@ def run_batch(
         step = max(1, -(-len(reviews) // PROGRESS_STEPS))
         for a in range(0, len(reviews), step):
             chunk_notes = {i - a: n for i, n in notes.items() if a <= i < a + step}
-            rows += tag_reviews(reviews[a : a + step], models, notes=chunk_notes)
+            rows += tag_reviews(reviews[a : a + step], models, notes=chunk_notes, operating_point=batch.operating_point)
             batch.done = min(a + step, len(reviews))
         for review in reviews:
             document = document_of(review)

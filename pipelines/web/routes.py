@@ -169,7 +169,9 @@ class Site:
         if not received:
             folder.rmdir()
             return self.message(request, 400, "Nothing to tag", "Paste text or choose files.")
-        batch = self.store.submit(received, folder, spec, self.workbench.models, self.workbench.max_chars)
+        batch = self.store.submit(
+            received, folder, spec, self.workbench.models, self.workbench.max_chars, self.workbench.operating_point
+        )
         return RedirectResponse(f"/batch/{batch.id}", 303)
 
     async def show_batch(self, request: Request) -> Response:

@@ -46,6 +46,7 @@ class Workbench:
     contract: Path
     corpus: Path = field(default_factory=lambda: paths.resolve(paths.CORPUS))
     max_chars: int = 2_000_000
+    operating_point: str = "balanced"  # thresholds every batch is tagged at (serve --operating-point)
     resolver: Callable[[str], dict[str, ResolvedModel]] = resolve
     vocabulary: dict[str, list[str]] = field(init=False)
     decisions: dict[str, Decision] = field(default_factory=dict, init=False)
