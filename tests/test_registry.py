@@ -58,3 +58,30 @@ def test_a_routed_model_says_so_in_its_meta(tmp_path):
     assert meta["kind"] == "tfidf_linear" and meta["wrapper"] == "routed"
     loaded = registry.load_classifier(tmp_path / "m")
     assert type(loaded).__name__ == "RoutedClassifier" and loaded.labels == sorted(LABELS)
+
+
+def test_params_yaml_states_exactly_the_dataclass_defaults():
+    """The dataclasses are the only defaults: params.yaml names every field of every section, with the
+    dataclass's own default, so reading the code and reading params.yaml give the same settings."""
+    import dataclasses
+
+    import yaml
+
+    from pipelines import config
+
+    sections = {
+        "ingest": config.IngestConfig,
+        "clean": config.CleanConfig,
+        "dedup": config.DedupConfig,
+        "label": config.LabelConfig,
+        "split": config.SplitConfig,
+        "train": config.TrainConfig,
+        "evaluate": config.EvaluateConfig,
+        "tracking": config.TrackingConfig,
+        "serve": config.ServeConfig,
+        "long_documents": config.LongDocumentsConfig,
+    } | {spec.name: spec.config for spec in registry.specs()}
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert set(params) == set(sections)
+    for name, cls in sections.items():
+        assert params[name] == dataclasses.asdict(cls()), name
