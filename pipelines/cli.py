@@ -14,7 +14,14 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli_options import BackendOption, ModelOption, OperatingPointOption, check_operating_point, fail
+from pipelines.cli_options import (
+    BackendOption,
+    ModelOption,
+    OperatingPointOption,
+    check_backend,
+    check_operating_point,
+    fail,
+)
 from pipelines.paths import resolve
 from pipelines.text import DEFAULT_MAX_CHARS
 
@@ -31,13 +38,12 @@ app = typer.Typer(
     help="Harm-type and learning-theme tags for child safeguarding case reviews.",
 )
 
+
 def _resolve(spec: str, backend: str | None = None):
     from pipelines.modeling.resolve import ModelNotFoundError, resolve
 
-    if backend not in (None, "onnx", "torch"):
-        fail(f"--backend must be onnx or torch, not {backend!r}")
     try:
-        return resolve(spec, backend=backend)
+        return resolve(spec, backend=check_backend(backend))
     except (ModelNotFoundError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
 
@@ -305,16 +311,16 @@ def serve(
     from pipelines.web.workbench import Workbench
 
     label, settings = load_section("label", LabelConfig), load_section("serve", ServeConfig)
+    resolver = functools.partial(resolve_models, backend=check_backend(backend))
+    point = check_operating_point(operating_point)  # usage errors before the try: they exit with their own line
     try:
-        if backend not in (None, "onnx", "torch"):
-            raise ValueError(f"--backend must be onnx or torch, not {backend!r}")
         workbench = Workbench(
             model,
             annotator,
             resolve(label.corrections),
             resolve(label.contract),
-            resolver=functools.partial(resolve_models, backend=backend),
-            operating_point=check_operating_point(operating_point),
+            resolver=resolver,
+            operating_point=point,
         )
     except Exception as exc:  # ModelNotFoundError, a bad contract: one line, not a traceback
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)

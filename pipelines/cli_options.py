@@ -39,6 +39,12 @@ OperatingPointOption = Annotated[
 ]
 
 
+def check_backend(value: str | None) -> str | None:
+    if value not in (None, "onnx", "torch"):
+        fail(f"--backend must be onnx or torch, not {value!r}")
+    return value
+
+
 def check_operating_point(value: str) -> str:
     from pipelines.modeling.base import OPERATING_POINTS
 

@@ -61,15 +61,23 @@ def task_view(text: str, sections: list[Section], roles: list[str]) -> View:
     return View("\n\n".join(parts), pieces, long=True)
 
 
-def views_of(texts: list[str], task: str, long: list[bool], config: LongDocumentsConfig) -> list[View]:
+def views_of(
+    texts: list[str],
+    task: str,
+    long: list[bool],
+    config: LongDocumentsConfig,
+    sections: list[list[Section]] | None = None,
+) -> list[View]:
+    """Each text as `task` reads it. `sections` (per text, where the caller has found them already:
+    both tasks and the output row read the same sections) saves cutting a report again."""
     roles = config.harm_roles if task == "harm_type" else config.theme_roles
     out = []
-    for text, is_long in zip(texts, long, strict=True):
+    for k, (text, is_long) in enumerate(zip(texts, long, strict=True)):
         if not is_long:
             out.append(whole(text))
             continue
-        sections = document_sections(text)
-        out.append(task_view(text, sections, roles) if has_structure(sections) else whole(text, True, NO_HEADINGS))
+        found = sections[k] if sections is not None else document_sections(text)
+        out.append(task_view(text, found, roles) if has_structure(found) else whole(text, True, NO_HEADINGS))
     return out
 
 
@@ -94,10 +102,11 @@ def read(
     config: LongDocumentsConfig,
     threshold_scale: float = 1.0,
     operating_point: str = "balanced",
+    sections: list[list[Section]] | None = None,
 ) -> Reading:
     """Score every document through its view, at an operating point's thresholds; long documents at
     their task's long-document thresholds."""
-    views = views_of(texts, task, long, config)
+    views = views_of(texts, task, long, config, sections)
     scored = model.score([v.text for v in views]) if views else Scores(np.zeros((0, len(model.labels))))
     scale = config.harm_threshold_scale if task == "harm_type" else config.theme_threshold_scale
     short = model.decide(scored.proba, threshold_scale, operating_point)

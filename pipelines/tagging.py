@@ -109,8 +109,11 @@ def tag_reviews(
     reading = reading or load_section("long_documents", LongDocumentsConfig)
     texts = [r.text for r in reviews]
     long = [r.form == "document" and long_documents.is_long(r.text, reading) for r in reviews]
+    sections = [document_sections(t) if is_long else [] for t, is_long in zip(texts, long, strict=True)]
     per_task = {
-        task: long_documents.read(resolved.classifier, task, texts, long, reading, threshold_scale, operating_point)
+        task: long_documents.read(
+            resolved.classifier, task, texts, long, reading, threshold_scale, operating_point, sections
+        )
         for task, resolved in models.items()
     }
     rows = []
@@ -134,13 +137,12 @@ def tag_reviews(
             scores[task] = {label: round(float(proba[i, j]), 4) for j, label in enumerate(model.labels)}
             spans = long_documents.evidence(model, read, i, labels, evidence_k)
             evidence |= {label: [verbatim(review, a, b) for a, b in found if b > a] for label, found in spans.items()}
-            if read.views[i].note and read.views[i].note not in row_notes:
+            if read.views[i].note:
                 row_notes.append(f"{task}: {read.views[i].note}")
-        sections = document_sections(review.text) if long[i] else []
         row |= {
             "scores": scores,
             "evidence": evidence,
-            "sections": [{"role": s.role, "heading": s.heading} | span_of(review, s.start, s.end) for s in sections],
+            "sections": [{"role": s.role, "heading": s.heading} | span_of(review, s.start, s.end) for s in sections[i]],
             "model": {task: {"name": m.name, "version": m.version} for task, m in models.items()},
             "notes": row_notes,
             "error": None,

@@ -24,7 +24,7 @@ from pipelines.config import LongDocumentsConfig, load_section
 from pipelines.corpus.sections import document_sections
 from pipelines.dataset import multi_hot
 from pipelines.evaluation.reports import load_gold
-from pipelines.evaluation.scoring import scores
+from pipelines.evaluation.scoring import micro_precision_recall, scores
 from pipelines.labels.taxonomy import TASKS
 from pipelines.modeling.resolve import resolve
 
@@ -36,12 +36,11 @@ FOLDS = 4
 
 
 def figures(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict:
-    tp = int((y & pred).sum())
-    result = scores(y, pred, labels)
+    precision, recall = micro_precision_recall(y, pred)
     return {
-        "precision": round(tp / max(int(pred.sum()), 1), 3),
-        "recall": round(tp / max(int(y.sum()), 1), 3),
-        "micro_f1": result["micro_f1"],
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
+        "micro_f1": scores(y, pred, labels)["micro_f1"],
         "labels_per_report": round(float(pred.sum(1).mean()), 2),
         "gold_per_report": round(float(y.sum(1).mean()), 2),
     }

@@ -15,7 +15,7 @@ import numpy as np
 
 from pipelines.dataset import load_task_data, multi_hot
 from pipelines.evaluation.reports import load_gold
-from pipelines.evaluation.scoring import scores
+from pipelines.evaluation.scoring import micro_precision_recall, scores
 from pipelines.labels.taxonomy import TASKS
 from pipelines.modeling.base import OPERATING_POINTS
 from pipelines.modeling.resolve import resolve
@@ -25,12 +25,11 @@ CHALLENGE = Path("data/gold/challenge/gold.jsonl")
 
 
 def summary(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict:
-    y, pred = y.astype(bool), pred.astype(bool)
-    tp = int((y & pred).sum())
+    precision, recall = micro_precision_recall(y, pred)
     return {
         "micro_f1": scores(y, pred, labels)["micro_f1"],
-        "precision": round(tp / max(int(pred.sum()), 1), 3),
-        "recall": round(tp / max(int(y.sum()), 1), 3),
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
     }
 
 

@@ -51,6 +51,12 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(f1[support].mean()) if support.any() else 0.0
 
 
+def micro_precision_recall(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float]:
+    """Precision and recall of the pooled label decisions (0.0 where nothing was predicted or given)."""
+    tp, fp, fn = (float(c.sum()) for c in _counts(y_true, y_pred))
+    return tp / max(tp + fp, 1.0), tp / max(tp + fn, 1.0)
+
+
 def scores(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], frequent: list[str] | None = None) -> dict:
     """Every figure for one set of predictions over `labels` (the columns of both matrices).
     With `frequent` (the labels learned per label), the macro average is also given over those

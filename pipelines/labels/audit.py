@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.dataset import multi_hot
-from pipelines.evaluation.scoring import scores
+from pipelines.evaluation.scoring import micro_precision_recall, scores
 from pipelines.labels.corrections import Correction, CorrectionError, apply_corrections, read_corrections, validate
 from pipelines.labels.taxonomy import TASKS
 
@@ -42,13 +42,13 @@ def keyword_vs_reader(dataset, vocabulary: dict[str, list[str]]) -> dict:
             reader = np.asarray(part[task], dtype=np.int8)
             keyword = np.asarray(part[f"keyword_{task}"], dtype=np.int8)
             result = scores(reader, keyword, labels)
-            tp = int((reader & keyword).sum())
+            precision, recall = micro_precision_recall(reader, keyword)
             out[task][split] = {
                 "reviews": len(part),
                 "reader_labels": int(reader.sum()),
                 "keyword_labels": int(keyword.sum()),
-                "precision": round(tp / max(int(keyword.sum()), 1), 4),
-                "recall": round(tp / max(int(reader.sum()), 1), 4),
+                "precision": round(precision, 4),
+                "recall": round(recall, 4),
                 "micro_f1": result["micro_f1"],
                 "macro_f1": result["macro_f1"],
             }

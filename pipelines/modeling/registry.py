@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipelines.modeling.base import META_FILE
+
 KINDS_PACKAGE = "pipelines.modeling.kinds"
-META_FILE = "meta.json"
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from pathlib import Path
 from pipelines import paths
 from pipelines.labels.taxonomy import TASKS
 from pipelines.modeling import registry
-from pipelines.modeling.base import ReviewClassifier
-from pipelines.modeling.registry import META_FILE, load_classifier
+from pipelines.modeling.base import META_FILE, ReviewClassifier
+from pipelines.modeling.registry import load_classifier
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
