@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
-TRANSIENT = ("document_text", "mapped")
+TRANSIENT = ("document_text", "mapped", "heading_lines")
 
 
 @dataclass
@@ -38,6 +38,9 @@ class Review:
     # when a document is read; never stored in the corpus files.
     document_text: str | None = field(default=None, repr=False, compare=False)
     mapped: Any = field(default=None, repr=False, compare=False)  # pipelines.mapped.MappedText
+    # The lines a PDF's fonts set as headings (line text → 1 larger than the body, 2 bold), a hint for
+    # `corpus.sections.document_sections`; None where the file has no fonts. Never stored either.
+    heading_lines: dict[str, int] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in TRANSIENT}

@@ -1,5 +1,7 @@
 """Reading files into text: plain text in any common encoding, HTML and PDF.
 
+A PDF also says, by its fonts, which lines are headings (`corpus.pdf_headings`); that comes back
+beside the text (`DocumentText.heading_lines`), never inside it, so offsets into the text stay exact.
 Every failure is a `DocumentError` with a one-line reason, so a batch can report the file and go
 on with the rest.
 """
@@ -7,9 +9,11 @@ on with the rest.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.corpus.fields import ParseResult
+from pipelines.corpus.headers import leading_header, report_area, report_title, report_year
 from pipelines.records import Review, make_review_id
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
@@ -21,6 +25,15 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 class DocumentError(Exception):
     """A file that cannot be turned into text; the message is the reason, fit for one line."""
+
+
+@dataclass(frozen=True)
+class DocumentText:
+    """A file's text as a reader sees it, and the lines its fonts set as headings (line text → level:
+    1 larger than the body, 2 bold); empty where the format has no fonts (text, HTML)."""
+
+    text: str
+    heading_lines: dict[str, int] = field(default_factory=dict)
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -107,15 +120,22 @@ def html_to_text(html: str) -> str:
     return soup.get_text("\n")
 
 
-def pdf_to_text(path: Path) -> str:
+def pdf_to_text(path: Path) -> DocumentText:
+    """The text of every page (`extract_text`, unchanged), and the heading lines its fonts show."""
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
+    from pipelines.corpus.pdf_headings import FontLines
+
+    fonts = FontLines()
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentError("PDF is password-protected")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = []
+        for page in reader.pages:
+            fonts.new_page()
+            pages.append(page.extract_text(visitor_text=fonts.visit) or "")
     except DocumentError:
         raise
     except FileNotDecryptedError as exc:
@@ -125,10 +145,10 @@ def pdf_to_text(path: Path) -> str:
     text = "\n\n".join(pages)
     if not text.strip():
         raise DocumentError("PDF has no text layer (scanned?); run OCR on it first, e.g. ocrmypdf")
-    return text
+    return DocumentText(text, fonts.heading_lines())
 
 
-def read_document_text(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+def read_document(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> DocumentText:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -137,7 +157,7 @@ def read_document_text(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> 
         )
     try:
         if suffix in PDF_SUFFIXES:
-            text = pdf_to_text(path)
+            document = pdf_to_text(path)
         else:
             with open(path, "rb") as handle:
                 data = handle.read(max_bytes + 1)
@@ -146,6 +166,7 @@ def read_document_text(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> 
             text = decode_bytes(data)
             if suffix in HTML_SUFFIXES or re.match(r"\s*<(!doctype html|html)", text[:200], re.I):
                 text = html_to_text(text)
+            document = DocumentText(text)
     except PermissionError as exc:
         raise DocumentError("permission denied") from exc
     except IsADirectoryError as exc:
@@ -154,36 +175,28 @@ def read_document_text(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> 
         raise DocumentError("file not found") from exc
     except OSError as exc:
         raise DocumentError(f"cannot read ({exc.strerror or exc})") from exc
-    if not text.strip():
+    if not document.text.strip():
         raise DocumentError("empty file (no text)")
-    return text
-
-
-_DATE = re.compile(r"\bDate:?\s*(?:\w+\s+)?((?:19|20)\d{2})\b")
-_AREA = re.compile(r"([A-Z][A-Za-z&' ]{2,40}?)\s+Safeguarding\s+(?:Children'?s?\s+|Community\s+)?Partnership")
+    return document
 
 
 def parse_document(text: str, source: str, fallback_title: str = "") -> ParseResult:
-    """A full report is one review; its whole text is kept for the model."""
+    """A full report is one review; its whole text is kept for the model. A document whose first line
+    is a listing header (a pasted listing entry, a report that starts with one) takes its title, year
+    and area from it exactly as the listing reader would (`corpus.headers`)."""
     result = ParseResult(source=source, parser="document")
-    head = text[:4000]
-    candidates = [line.strip(" #*|\t") for line in head.splitlines()]
-    candidates = [c for c in candidates if 8 <= len(c) <= 150 and not re.match(r"(contents|page \d+)", c, re.I)]
-    # a report's title line names the review type; else its first substantial line
-    titled = [c for c in candidates[:15] if re.search(r"\breview\b", c, re.I)]
-    title = (titled or candidates or [""])[0]
-    date = _DATE.search(head)
-    area = _AREA.search(head)
+    leading = leading_header(text)
+    if leading:
+        header = leading[1]
+        title, year, area = header.title, header.year, header.area
+        review_id = make_review_id(year, area, title, text)
+    else:
+        head = text[:4000]
+        title, year, area = report_title(head) or fallback_title, report_year(head), report_area(head)
+        # a report's area never entered its id: kept out so that no stored id changes
+        review_id = make_review_id(year, "", title, text)
     result.reviews.append(
-        Review(
-            review_id=make_review_id(int(date.group(1)) if date else None, "", title or fallback_title, text),
-            source=source,
-            title=title or fallback_title,
-            year=int(date.group(1)) if date else None,
-            area=re.sub(r"^The\s+", "", area.group(1).strip()) if area else "",
-            text=text,
-            form="document",
-        )
+        Review(review_id=review_id, source=source, title=title, year=year, area=area, text=text, form="document")
     )
     return result
 

@@ -1,6 +1,7 @@
 """Parser for NSPCC "recently published case reviews" listing pages.
 
-Each review is a header `YEAR – Area – Title` followed by one summary paragraph ending in
+Each review is a header `YEAR – Area – Title` (older pages: `Month YEAR – Area – Title`; the one
+header parser, `corpus.headers`, reads both) followed by one summary paragraph ending in
 `Keywords: …`. The scrape around them holds navigation and unrelated news; a header-like line
 that does not introduce a review is counted and skipped with its reason, never silently.
 """
@@ -19,14 +20,11 @@ from pipelines.corpus.fields import (
     line_starts,
     summary_review,
 )
+from pipelines.corpus.headers import HEADER, NO_AREA_TITLE, parse_header
 from pipelines.labels.taxonomy import split_keywords
 from pipelines.mapped import MappedText
 
-_SPACE = r"[ \t\u00a0\u202f]"
-HEADER = re.compile(rf"^{_SPACE}*((?:19|20)\d{{2}}){_SPACE}*[-\u2013\u2014]{_SPACE}*(\S.*?){_SPACE}*$")
-# area/title separator: an en/em dash anywhere, or a hyphen with space on both sides
-# ("Stockton-on-Tees" keeps its hyphens)
-SEPARATOR = re.compile(rf"{_SPACE}*[\u2013\u2014]{_SPACE}*|{_SPACE}+-{_SPACE}+")
+__all__ = ["HEADER", "parse_listing"]
 CONTINUATION = re.compile(r"^\s*(?:Learning|Recommendations?|Keywords?\s*:|>\s*Read|[a-z])")
 MIN_BODY_CHARS = 40
 UNMARKED_BODY_CHARS = 200  # a summary with no Learning/Keywords marker must at least be long
@@ -58,15 +56,12 @@ def parse_listing(text: str, source: str) -> ParseResult:
     lines = text.splitlines()
     starts = line_starts(text)
     for number, line in enumerate(lines, start=1):
-        header = HEADER.match(line)
-        if not header:
+        if not HEADER.match(line):
             continue
-        year, rest = int(header.group(1)), header.group(2)
-        parts = SEPARATOR.split(rest, maxsplit=1)
-        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            result.skipped.append(Skip(source, number, "header has no 'Area – Title' after the year", line))
+        header = parse_header(line)
+        if header is None:
+            result.skipped.append(Skip(source, number, NO_AREA_TITLE, line))
             continue
-        area, title = parts[0].strip(), parts[1].strip()
         body_indexes, _ = _body_lines(lines, number)
         mapped_body = MappedText.join([MappedText.of(lines[i], starts[i]).strip() for i in body_indexes], " ")
         body = mapped_body.text
@@ -86,7 +81,14 @@ def parse_listing(text: str, source: str) -> ParseResult:
             continue
         before_keywords, raw_keywords = cut_keywords(body)  # a prefix of body
         review = summary_review(
-            "listing", source, number, title, year, area, before_keywords, split_keywords(raw_keywords)
+            "listing",
+            source,
+            number,
+            header.title,
+            header.year,
+            header.area,
+            before_keywords,
+            split_keywords(raw_keywords),
         )
         review.mapped = mapped_body[: len(before_keywords)]
         result.reviews.append(review)

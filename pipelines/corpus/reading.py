@@ -11,8 +11,9 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from pipelines.corpus.documents import DocumentError, is_supported, parse_document, read_document_text
+from pipelines.corpus.documents import DocumentError, is_supported, parse_document, read_document
 from pipelines.corpus.fields import ParseResult, Skip
+from pipelines.corpus.headers import leading_header
 from pipelines.corpus.listing import parse_listing
 from pipelines.corpus.monthly import parse_monthly
 from pipelines.mapped import MappedText
@@ -22,18 +23,49 @@ __all__ = ["DocumentError", "ParseResult", "Skip", "iter_input_files", "parse_te
 
 def parse_text(text: str, source: str, fallback_title: str = "") -> ParseResult:
     """A page of many reviews if its structure says so, else one document. Every review keeps the
-    document text and its place in it (`Review.document_text`, `Review.mapped`)."""
+    document text and its place in it (`Review.document_text`, `Review.mapped`).
+
+    A listing header followed by one summary-like paragraph is a listing entry, but a full report
+    that starts with a header (or has a dated line in its chronology) is no listing: when the prose
+    outside the entries outweighs them, the text is one document, and its header-like lines are
+    accounted for as lines of that report."""
     pages = []
     for parse in (parse_listing, parse_monthly):
-        pages.append(parse(text, source))
-        if pages[-1].reviews:
-            return _with_document(pages[-1], text)
+        page = parse(text, source)
+        if page.reviews and not (parse is parse_listing and _report_behind_entries(page, text)):
+            return _with_document(page, text)
+        pages.append(page)
     document = parse_document(text, source, fallback_title)
-    # header-like lines that led nowhere are still accounted for
-    for skip in (skip for page in pages for skip in page.skipped):
-        skip.reason = f"header-like line inside a full report, kept as its text ({skip.reason})"
-        document.skipped.append(skip)
+    leading = leading_header(text)
+    header_line = leading[0] if leading else None
+    lines = text.splitlines()
+    for page in pages:
+        entries = [Skip(source, line, ENTRY_IN_REPORT, lines[line - 1]) for line in _lines_of(page)]
+        for skip in page.skipped + entries:
+            if skip.line == header_line:
+                continue  # the document's own header: parsed into its title, year and area
+            skip.reason = f"header-like line inside a full report, kept as its text ({skip.reason})"
+            document.skipped.append(skip)
     return _with_document(document, text)
+
+
+ENTRY_IN_REPORT = "a listing entry's header, but most of the text's prose lies outside the entries"
+PROSE_LINE_CHARS = 80  # navigation and list lines are shorter; report and summary paragraphs longer
+
+
+def _report_behind_entries(page: ParseResult, text: str) -> bool:
+    """Whether the text's prose lies mostly outside the page's entries: a report, not a listing page.
+    A listing page's prose is its summaries (plus their keyword lists); a report's first paragraph
+    read as an entry leaves the rest of the report outside it."""
+    prose = sum(len(line.strip()) for line in text.splitlines() if len(line.strip()) >= PROSE_LINE_CHARS)
+    inside = sum(len(review.text) for review in page.reviews)
+    return prose - inside > inside
+
+
+def _lines_of(page: ParseResult) -> list[int]:
+    """The line numbers of a page's entry headers, from their `file:line` sources."""
+    tails = (review.source.rsplit(":", 1)[-1] for review in page.reviews)
+    return [int(tail) for tail in tails if tail.isdigit()]
 
 
 def _with_document(result: ParseResult, text: str) -> ParseResult:
@@ -45,13 +77,18 @@ def _with_document(result: ParseResult, text: str) -> ParseResult:
 
 
 def read_path(path: str | Path, source: str | None = None, max_bytes: int | None = None) -> ParseResult:
+    """One file's reviews. A PDF's font-set heading lines ride along on each review
+    (`Review.heading_lines`) for `document_sections`; its text is the text as extracted."""
     path = Path(path)
     source = source or str(path)
     try:
-        text = read_document_text(path, **({"max_bytes": max_bytes} if max_bytes else {}))
+        document = read_document(path, **({"max_bytes": max_bytes} if max_bytes else {}))
     except DocumentError as exc:
         return ParseResult(source=source, parser="none", error=str(exc))
-    return parse_text(text, source, fallback_title=path.stem)
+    result = parse_text(document.text, source, fallback_title=path.stem)
+    for review in result.reviews:
+        review.heading_lines = dict(document.heading_lines) or None
+    return result
 
 
 def _not_a_regular_file(path: Path) -> str | None:

@@ -14,11 +14,19 @@ it. A report runs forwards: a top-level heading may not take the text back from 
 background ("5. Early help: family-focused" is a finding), and a subheading ("5.1", "###") may refine
 its section into learning or recommendations, never into narrative. The contents table is recognised
 as such (its lines end in page numbers), as are footnote lines and reference lists.
+
+A PDF's fonts say more than its words: lines set larger or bold (`corpus.pdf_headings`) come as a
+hint, `heading_lines`, matched to the text's lines by their letters and digits alone (cleaning may
+change quotes, dashes, ligatures and spaces, never words). Such a line is a heading even when its
+words read like a sentence ("What happened to Amy"), and a larger font makes it top-level. Without a
+hint (text, Markdown, HTML, a PDF without font information) the text patterns decide alone.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from pipelines.config import ROLES
@@ -36,7 +44,10 @@ ROLE_WORDS: tuple[tuple[str, str], ...] = (
     ("learning", r"\b(learning|lessons|what we have learn[te]d)\b"),
     ("conclusion", r"\b(conclusions?|concluding|closing)\b"),
     ("analysis", r"\b(analysis|findings?|evaluation|discussion|practice episodes?)\b"),
-    ("chronology", r"\b(chronology|timeline|narrative|key events|professional involvement|case history)\b"),
+    (
+        "chronology",
+        r"\b(chronology|timeline|narrative|key events|professional involvement|case history)\b|^what happened\b",
+    ),
     ("methodology", r"\b(methodology|method|process of the review|review process|terms of reference|scope|approach)\b"),
     ("summary", r"\b(executive summary|summary)\b"),
     ("background", r"\b(backgrounds?|family|pen picture)\b"),
@@ -135,9 +146,28 @@ def _lines(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def document_sections(text: str) -> list[Section]:
+def line_key(line: str) -> str:
+    """A line's letters and digits, case-folded: the same for a PDF's extracted line and the cleaned
+    text's line, whatever cleaning did to quotes, dashes, ligatures and spaces."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", line).casefold() if ch.isalnum())
+
+
+def _hinted(line: str, level: int) -> tuple[str | None, int]:
+    """A font-hinted line's heading words and level: its numbering and marks removed as for any heading;
+    a numbered subsection ("5.1 ...") stays a subheading whatever its size."""
+    stripped = line.strip().strip("*_").strip()
+    words = _NUMBERED.sub("", _MARKDOWN.sub("", stripped)).strip(" :.–—-*_\t")
+    if not words or len(words.split()) > MAX_HEADING_WORDS:
+        return None, level
+    return words, 2 if _SUBSECTION.match(stripped) else level
+
+
+def document_sections(text: str, heading_lines: Mapping[str, int] | None = None) -> list[Section]:
     """The text cut into sections with roles; everything before the first role heading is front matter.
-    Contiguous lines of one role form one section (a subsection keeps its parent's role)."""
+    Contiguous lines of one role form one section (a subsection keeps its parent's role).
+    `heading_lines` (line text → level, from a PDF's fonts) promotes those lines to headings."""
+    hints = {line_key(line): level for line, level in (heading_lines or {}).items()}
+    hints.pop("", None)
     marks: list[tuple[int, str, str]] = []  # (start, role, heading)
     in_contents = False
     reached = 0  # the furthest narrative rank a top-level heading has reached
@@ -149,16 +179,25 @@ def document_sections(text: str) -> list[Section]:
         if _FOOTNOTE.match(line):
             marks.append((a, "footnotes", line.strip()[:80]))
             continue
-        heading = heading_text(line)
+        heading, level = heading_text(line), heading_level(line)
+        if hints and (key := line_key(line)) in hints:
+            hinted, hinted_level = _hinted(line, hints[key])
+            heading, level = heading or hinted, min(level, hinted_level)
         role = role_of(heading) if heading else None
         current = marks[-1][1] if marks else "front_matter"
-        if role and accepts(role, heading_level(line), current, reached):
+        if role and accepts(role, level, current, reached):
             marks.append((a, role, heading))
             in_contents = role == "contents"
-            if heading_level(line) == 1 and role in NARRATIVE_RANK:
+            if level == 1 and role in NARRATIVE_RANK:
                 reached = max(reached, NARRATIVE_RANK[role])
         elif marks and marks[-1][1] == "footnotes" and line.strip():
             marks.append((a, _role_before_footnotes(marks), ""))  # the text resumes after a footnote line
+    return _cut(text, marks)
+
+
+def _cut(text: str, marks: list[tuple[int, str, str]]) -> list[Section]:
+    """Sections between the marks; a mark without a heading (text resuming after a footnote) joins the
+    section of its role before it."""
     if not marks or marks[0][0] > 0:
         marks.insert(0, (0, "front_matter", ""))
     sections: list[Section] = []
