@@ -1,5 +1,6 @@
-"""Plots evaluators look at: per-label F1 per model, precision-recall curves, label co-occurrence
-and a per-label confusion view. PNG via matplotlib (headless); DVC shows them with `dvc plots show`."""
+"""Plots evaluators look at: per-label F1 per model, precision-recall curves, label co-occurrence,
+a per-label confusion view and reliability diagrams (scores against the frequency they claim).
+PNG via matplotlib (headless); DVC shows them with `dvc plots show`."""
 
 from __future__ import annotations
 
@@ -112,6 +113,33 @@ def confusion_grid(
         ax.set_title(model, fontsize=9)
     axes[0][0].legend(fontsize=7, loc="lower right")
     fig.suptitle(title)
+    return _save(fig, plt, path)
+
+
+def reliability_diagram(path: Path, panels: dict[str, dict[str, dict[str, np.ndarray]]], title: str) -> Path:
+    """One panel per set of rows (e.g. CV out-of-fold, validation), one line per score (raw,
+    calibrated): each non-empty bin's mean score against the share of true labels in it, with the
+    diagonal a calibrated score lies on. `panels` maps panel -> line label -> `scoring.reliability_bins`."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4.5), squeeze=False)
+    for ax, (panel, lines) in zip(axes[0], panels.items(), strict=True):
+        ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--", label="calibrated ideal")
+        for (label, table), marker in zip(lines.items(), ("o", "s", "^", "D"), strict=False):
+            filled = table["count"] > 0
+            # rounded: float noise in the last bits must not move a point, or the PNG would differ between runs
+            ax.plot(
+                np.round(table["mean_score"][filled], 4),
+                np.round(table["observed"][filled], 4),
+                marker=marker,
+                label=label,
+            )
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("mean score in bin")
+        ax.set_ylabel("share of true labels in bin")
+        ax.set_title(panel, fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(title, fontsize=9)
     return _save(fig, plt, path)
 
 

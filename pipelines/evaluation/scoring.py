@@ -7,7 +7,11 @@ compare and the research scripts all score through here, so each metric name mea
   review carries says nothing about recall, and scoring it 0 would punish a model for the data);
 - `macro_f1_frequent` / `few_shot`: the same mean over the well-supported labels / the rest, when
   the caller names which labels are frequent;
-- `samples_f1`: mean per-review F1; a review with no true and no predicted label counts 1.0.
+- `samples_f1`: mean per-review F1; a review with no true and no predicted label counts 1.0;
+- `ece`: expected calibration error over `CALIBRATION_BINS` equal-width bins of [0, 1] (the last bin
+  closed), pooled over every (review, label) cell; `ece_mean_per_label`: the mean of each label's own
+  ECE over every label of the vocabulary (a label no review carries still has a calibration: its scores
+  should be near 0).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from collections.abc import Callable
 import numpy as np
 
 SUMMARY_METRICS = ("micro_f1", "macro_f1", "macro_f1_frequent", "samples_f1")
+CALIBRATION_BINS = 10
+LOG_LOSS_CLIP = 1e-6  # a score of exactly 0 or 1 that is wrong costs log(1e6), not infinity
 
 
 def _counts(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,3 +178,53 @@ def expand(matrix: np.ndarray, labels: list[str], vocabulary: list[str]) -> np.n
     for k, label in enumerate(labels):
         out[:, index[label]] = matrix[:, k]
     return out
+
+
+def reliability_bins(y_true: np.ndarray, proba: np.ndarray, bins: int = CALIBRATION_BINS) -> dict[str, np.ndarray]:
+    """Per equal-width bin of [0, 1] (bin k holds scores in [k/bins, (k+1)/bins), the last also 1.0):
+    how many scores fell in it, their mean, and the share of them that were true labels (0 where
+    the bin is empty). Every cell of the matrices counts once: the pooled view."""
+    truth = np.asarray(y_true, dtype=float).ravel()
+    scores_flat = np.clip(np.asarray(proba, dtype=float).ravel(), 0.0, 1.0)
+    index = np.minimum((scores_flat * bins).astype(int), bins - 1)
+    counts = np.bincount(index, minlength=bins).astype(float)
+    score_sum = np.bincount(index, weights=scores_flat, minlength=bins)
+    true_sum = np.bincount(index, weights=truth, minlength=bins)
+    filled = counts > 0
+    mean = np.divide(score_sum, counts, out=np.zeros(bins), where=filled)
+    observed = np.divide(true_sum, counts, out=np.zeros(bins), where=filled)
+    return {"count": counts, "mean_score": mean, "observed": observed}
+
+
+def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Sum over bins of (share of scores in the bin) x |mean score - share true|: how far, on average,
+    a score is from the frequency it claims. 0.0 for no scores."""
+    table = reliability_bins(y_true, proba, bins)
+    total = table["count"].sum()
+    if total == 0:
+        return 0.0
+    return float((table["count"] / total * np.abs(table["mean_score"] - table["observed"])).sum())
+
+
+def log_loss(y_true: np.ndarray, proba: np.ndarray) -> float:
+    """Mean binary cross-entropy over every cell (scores clipped to [LOG_LOSS_CLIP, 1 - LOG_LOSS_CLIP])."""
+    truth = np.asarray(y_true, dtype=float)
+    p = np.clip(np.asarray(proba, dtype=float), LOG_LOSS_CLIP, 1 - LOG_LOSS_CLIP)
+    return float(-(truth * np.log(p) + (1 - truth) * np.log1p(-p)).mean()) if truth.size else 0.0
+
+
+def calibration_scores(y_true: np.ndarray, proba: np.ndarray, labels: list[str], bins: int = CALIBRATION_BINS) -> dict:
+    """How well scores over `labels` (the columns) state frequencies: pooled ECE, the mean per-label
+    ECE, log loss and Brier score, and each label's ECE."""
+    y_true = np.asarray(y_true, dtype=float)
+    proba = np.asarray(proba, dtype=float)
+    per_label = {label: expected_calibration_error(y_true[:, j], proba[:, j], bins) for j, label in enumerate(labels)}
+    return {
+        "ece": round(expected_calibration_error(y_true, proba, bins), 4),
+        "ece_mean_per_label": round(float(np.mean(list(per_label.values()))), 4) if labels else 0.0,
+        "log_loss": round(log_loss(y_true, proba), 4),
+        "brier": round(float(((proba - y_true) ** 2).mean()), 4) if y_true.size else 0.0,
+        "bins": bins,
+        "n": int(y_true.shape[0]),
+        "per_label_ece": {label: round(value, 4) for label, value in per_label.items()},
+    }

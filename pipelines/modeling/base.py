@@ -1,8 +1,8 @@
 """One interface for every model kind, so the CLI, evaluation and MLflow never branch on the kind.
 
 A saved model is a directory: `meta.json` (kind, task, sorted label vocabulary = label2id,
-per-label thresholds, taxonomy version, parameters) beside the kind's own safe-format weights
-(JSON and safetensors arrays, ONNX for an encoder). Nothing is pickled.
+per-label thresholds, taxonomy version, parameters, per-label calibrators) beside the kind's own
+safe-format weights (JSON and safetensors arrays, ONNX for an encoder). Nothing is pickled.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pipelines.evaluation.calibration import calibrate_matrix, keep_decisions
 from pipelines.text import sentence_spans
 
 Span = tuple[int, int]  # [start, end) character offsets
@@ -179,6 +180,40 @@ class ReviewClassifier(ABC):
         """Labels from probabilities this model computed, at an operating point's thresholds (scaled)."""
         limits = np.clip(self.thresholds_at(operating_point) * threshold_scale, 0.0, 1.0)
         return (np.asarray(proba) >= limits).astype(np.int8)
+
+    # --- calibrated scores (pipelines.evaluation.calibration) ------------------------------------
+    @property
+    def calibration(self) -> dict[str, dict]:
+        """Each label's calibrator, fitted on the train split's out-of-fold scores by the train stage
+        (`meta.extra["calibration"]`); empty for a model saved before calibration, whose calibrated
+        scores are then its raw ones."""
+        return self.meta.extra.get("calibration", {})
+
+    def _limits(self, operating_point: str, threshold_scale: float | np.ndarray) -> np.ndarray:
+        """The thresholds `decide` compares with: (labels,), or (docs, labels) for one scale per document."""
+        scale = np.asarray(threshold_scale, dtype=float)
+        return np.clip(self.thresholds_at(operating_point) * (scale[:, None] if scale.ndim == 1 else scale), 0.0, 1.0)
+
+    def calibrated_thresholds(
+        self, operating_point: str = "balanced", threshold_scale: float | np.ndarray = 1.0
+    ) -> np.ndarray:
+        """An operating point's thresholds (times `threshold_scale`: a float, or one per document)
+        through each label's calibrator: the calibrated score a label needs to be given."""
+        return calibrate_matrix(self.calibration, self.labels, self._limits(operating_point, threshold_scale))
+
+    def calibrate(self, proba: np.ndarray, threshold_scale: float | np.ndarray = 1.0) -> np.ndarray:
+        """Raw probabilities this model computed (docs, labels), calibrated per label so a score means
+        the same frequency for every label. `calibrate(p, s) >= calibrated_thresholds(point, s)` is
+        exactly `decide(p, s, point)` for every operating point at the scale `s` given (a float, or
+        one per document, as long documents use): scores within float rounding of a threshold are
+        nudged to the side the raw score is on."""
+        raw = np.asarray(proba, dtype=float)
+        calibrated = calibrate_matrix(self.calibration, self.labels, raw)
+        for point in OPERATING_POINTS:
+            limits = self._limits(point, threshold_scale)
+            calibrated_limits = calibrate_matrix(self.calibration, self.labels, limits)
+            calibrated = keep_decisions(raw, calibrated, limits, calibrated_limits)
+        return calibrated
 
     def predict(self, texts: list[str], threshold_scale: float = 1.0) -> np.ndarray:
         return self.decide(self.predict_proba(texts), threshold_scale)

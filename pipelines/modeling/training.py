@@ -1,4 +1,5 @@
-"""Fit one model kind on train, tune its thresholds on validation, and cross-validate it on train.
+"""Fit one model kind on train, tune its thresholds on validation, cross-validate it on train, and
+calibrate each label's scores on the out-of-fold probabilities CV leaves (pipelines.evaluation.calibration).
 
 The train stage, `reviewtag refit` and the research searches build models through `build`, so a
 search measures the recipe that ships. The test split is not loaded here at all, so nothing about
@@ -8,6 +9,7 @@ directory: two runs with the same weights write the same files.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -17,11 +19,18 @@ from pathlib import Path
 import numpy as np
 
 from pipelines import paths
-from pipelines.config import LexiconConfig, load_section
+from pipelines.config import LexiconConfig, TrainConfig, load_section
 from pipelines.dataset import TaskData, learnable_labels, load_task_data
-from pipelines.evaluation.scoring import cv_summary
+from pipelines.evaluation.calibration import (
+    calibration_summary,
+    cross_fitted_calibration,
+    fit_calibration,
+    raw_and_calibrated,
+)
+from pipelines.evaluation.plots import reliability_diagram
+from pipelines.evaluation.scoring import cv_summary, expected_calibration_error, reliability_bins
 from pipelines.modeling import registry
-from pipelines.modeling.base import CV_PROBA_FILE, ReviewClassifier
+from pipelines.modeling.base import CV_PROBA_FILE, OPERATING_POINTS, ReviewClassifier
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +81,17 @@ def train(
     data: TaskData | None = None,
     learnable: list[str] | None = None,
     models_dir: Path | None = None,
+    settings: TrainConfig | None = None,
+    calibration_dir: Path | None = None,
 ) -> ReviewClassifier:
     """Fit, tune on validation, cross-validate (out-of-fold probabilities saved beside the model, so
-    the ensemble's CV needs no refitting), save to `out_dir`. Without `data`, the processed dataset
-    and its split report's learnable labels are read from their default places."""
+    the ensemble's CV needs no refitting), calibrate on those probabilities, save to `out_dir`.
+    Without `data`, the processed dataset and its split report's learnable labels are read from their
+    default places; without `settings`, params.yaml's train section. With `calibration_dir`, the
+    calibration figures (ECE before and after, CV and validation) and the reliability diagram go there."""
     if data is None:
         data, learnable = load_task_data(task, labels="all"), learnable_labels(task)
+    settings = settings or load_section("train", TrainConfig)
     train_split, validation = data.splits["train"], data.splits["validation"]
     started = time.perf_counter()
     model = build(kind, task, data.labels, params, learnable, models_dir)
@@ -94,9 +108,86 @@ def train(
     if oof is not None:
         predicted = model.decide(oof)
         model.meta.extra["cv"] = cv_summary(train_split.y, predicted, train_split.folds, data.labels)
+        model.meta.extra["calibration"] = fit_calibration(
+            train_split.y,
+            oof,
+            train_split.folds,
+            model.labels,
+            settings.calibration_methods,
+            settings.calibration_min_positives,
+        )
     if out_dir.exists():
         shutil.rmtree(out_dir)
     model.save(out_dir)
     if oof is not None:
         np.save(out_dir / CV_PROBA_FILE, oof, allow_pickle=False)
+    if calibration_dir is not None:
+        write_calibration_report(calibration_dir, model, data, oof, settings)
     return model
+
+
+CALIBRATION_FILE = "calibration.json"
+RELIABILITY_FILE = "reliability.png"
+
+
+def _decisions_unchanged(model: ReviewClassifier, proba: np.ndarray) -> bool:
+    """Whether calibrated score >= calibrated threshold gives every raw decision, at every operating point."""
+    calibrated = model.calibrate(proba)
+    return all(
+        np.array_equal(calibrated >= model.calibrated_thresholds(point), model.decide(proba, operating_point=point) > 0)
+        for point in OPERATING_POINTS
+    )
+
+
+def write_calibration_report(
+    out_dir: Path, model: ReviewClassifier, data: TaskData, oof: np.ndarray | None, settings: TrainConfig
+) -> None:
+    """`calibration.json` (pooled and mean per-label ECE, log loss and Brier, raw vs calibrated, on the
+    train split's out-of-fold rows and on validation) and `reliability.png` beside it. The CV figures
+    of the calibrated scores come from calibrators fitted on the other folds (choice included), so
+    they are as honest as the raw ones; validation never fitted a calibrator (it tuned thresholds).
+    Without CV there is nothing to calibrate on: both columns show the raw scores."""
+    bins, labels = settings.calibration_bins, model.labels
+    validation = data.splits["validation"]
+    val_proba = model.predict_proba(validation.texts)
+    report: dict = {
+        "bins": bins,
+        "calibrated_on": "train out-of-fold probabilities" if oof is not None else "nothing (no CV): identity",
+        "methods": calibration_summary(model.calibration),
+        "validation": raw_and_calibrated(validation.y, val_proba, model.calibrate(val_proba), labels, bins),
+    }
+    panels = {"validation": (validation.y, val_proba, model.calibrate(val_proba))}
+    checks = {"validation": _decisions_unchanged(model, val_proba)}
+    if oof is not None:
+        train_split = data.splits["train"]
+        rows = train_split.folds >= 0
+        honest = cross_fitted_calibration(
+            train_split.y,
+            oof,
+            train_split.folds,
+            labels,
+            settings.calibration_methods,
+            settings.calibration_min_positives,
+        )
+        y_cv, raw_cv, calibrated_cv = train_split.y[rows], oof[rows], honest[rows]
+        report["cv"] = raw_and_calibrated(y_cv, raw_cv, calibrated_cv, labels, bins)
+        panels = {"CV (out-of-fold)": (y_cv, raw_cv, calibrated_cv)} | panels
+        checks["cv"] = _decisions_unchanged(model, oof)
+    report["decisions_unchanged"] = checks
+    report["thresholds"] = {
+        label: {"raw": round(float(raw), 4), "calibrated": round(float(calibrated), 4)}
+        for label, raw, calibrated in zip(labels, model.thresholds, model.calibrated_thresholds(), strict=True)
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / CALIBRATION_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    curves = {
+        name: {
+            f"raw (ECE {expected_calibration_error(y, raw, bins):.3f})": reliability_bins(y, raw, bins),
+            f"calibrated (ECE {expected_calibration_error(y, calibrated, bins):.3f})": reliability_bins(
+                y, calibrated, bins
+            ),
+        }
+        for name, (y, raw, calibrated) in panels.items()
+    }
+    title = f"{model.meta.task} / {model.kind}: reliability over every label, {bins} equal-width bins"
+    reliability_diagram(out_dir / RELIABILITY_FILE, curves, title)
