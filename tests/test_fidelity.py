@@ -36,7 +36,7 @@ def test_every_evidence_item_is_its_slice_of_the_document(project):
     result = runner.invoke(app, ["tag", "fidelity", "--model", "lexicon", "-q", "--emit-text", "texts"])
     assert result.exit_code == 0, result.output
     rows = rows_of(result.stdout)
-    assert len(rows) == 5 and all(row["schema_version"] == 3 for row in rows)
+    assert len(rows) == 5 and all(row["schema_version"] == 4 for row in rows)
     checked = 0
     for row in rows:
         with open(project / "texts" / emitted_name(row["document"]), encoding="utf-8", newline="") as handle:
