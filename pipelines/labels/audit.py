@@ -19,18 +19,10 @@ import numpy as np
 from pipelines.dataset import multi_hot
 from pipelines.evaluation.scoring import micro_precision_recall, scores
 from pipelines.labels.corrections import Correction, CorrectionError, apply_corrections, read_corrections, validate
+from pipelines.labels.kappa import cohen_kappa
 from pipelines.labels.taxonomy import TASKS
 
 MIN_KAPPA_SUPPORT = 5  # positives in either pass before a per-label kappa is reported
-
-
-def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float | None:
-    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
-    if not len(a):
-        return None
-    observed = float((a == b).mean())
-    expected = float(a.mean() * b.mean() + (1 - a.mean()) * (1 - b.mean()))
-    return None if expected >= 1 else round((observed - expected) / (1 - expected), 4)
 
 
 def keyword_vs_reader(dataset, vocabulary: dict[str, list[str]]) -> dict:
