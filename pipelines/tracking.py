@@ -298,3 +298,51 @@ def download_model_dir(model_uri: str, dst: str | Path) -> Path:
     if found is None:
         raise FileNotFoundError(f"{model_uri}: no reviewtag model inside the logged artifacts")
     return found
+
+
+def clear_alias(task: str, alias: str) -> None:
+    """Remove `alias` from whichever model of `task` holds it: how a retrain undoes the alias that the
+    evaluate stage set when there was no champion before it (nothing is promoted without a person)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    for model in client.search_registered_models(filter_string=f"name LIKE '{task}-%'"):
+        if alias in (model.aliases or {}):
+            client.delete_registered_model_alias(model.name, alias)
+
+
+def set_version_tags(task: str, kind: str, version: str, tags: dict[str, str]) -> None:
+    """Tags on one registered model version (who promoted it and why live there, beside the model)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(registered_name(task, kind), str(version), key, str(value))
+
+
+def version_tags(task: str, kind: str, version: str) -> dict[str, str]:
+    """A registered version's tags; raises MlflowException for a version that does not exist."""
+    from mlflow import MlflowClient
+
+    return dict(MlflowClient().get_model_version(registered_name(task, kind), str(version)).tags or {})
+
+
+def version_of_files(task: str, kind: str, md5: str) -> tuple[str, str] | None:
+    """(version, run id) of the newest recipe run (not a refit) of `task`/`kind` that logged the model
+    files whose dvc.lock md5 is `md5`: the version the last `dvc repro` registered for them, which is
+    what a retrain's Promote would move the alias to. None where no registered run has those files."""
+    import mlflow
+
+    for run in mlflow.search_runs(
+        search_all_experiments=True,
+        filter_string=(
+            f"tags.`reviewtag.task` = '{task}' and tags.`reviewtag.kind` = '{kind}' "
+            f"and tags.`{LOCAL_MD5_TAG}` = '{md5}'"
+        ),
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    ):
+        version = run.data.tags.get("reviewtag.model_version", "")
+        if REFIT_TAG not in run.data.tags and version:
+            return version, run.info.run_id
+    return None
