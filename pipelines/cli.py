@@ -14,12 +14,16 @@ from typing import Annotated
 
 import typer
 
+from pipelines import cli_agreement, cli_loop, cli_retrain
 from pipelines.cli_options import (
     BackendOption,
+    CsvLayoutOption,
+    ExcelOption,
     ModelOption,
     OperatingPointOption,
     check_backend,
     check_operating_point,
+    export_format,
     fail,
 )
 from pipelines.paths import resolve
@@ -59,7 +63,9 @@ def tag(
     backend: BackendOption = None,
     operating_point: OperatingPointOption = "balanced",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output file (default: stdout)")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl | csv")] = "jsonl",
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="jsonl | csv [from --out's suffix]")] = None,
+    csv_layout: CsvLayoutOption = "full",
+    excel: ExcelOption = False,
     threshold_scale: Annotated[float, typer.Option(help="multiply every tuned threshold (<1 tags more)")] = 1.0,
     top_k: Annotated[int | None, typer.Option(help="at most K labels per task")] = None,
     max_chars: Annotated[
@@ -72,11 +78,11 @@ def tag(
     ] = None,
 ) -> None:
     """Tag reviews: one row per review with labels, probabilities and the sentences behind each label."""
-    if fmt not in ("jsonl", "csv"):
-        fail(f"--format must be jsonl or csv, not {fmt!r}")
+    export = export_format(fmt, out, csv_layout, excel)
     if not 0 < threshold_scale <= 10 or (top_k is not None and top_k < 1) or max_chars < 1000:
         fail("--threshold-scale must be in (0, 10], --top-k >= 1 and --max-chars >= 1000")
-    from pipelines.tagging import collect_reviews, emit_documents, error_row, render, tag_reviews, write_atomic
+    from pipelines.exports import export_rows
+    from pipelines.tagging import collect_reviews, emit_documents, error_row, tag_reviews, write_atomic
 
     models = _resolve(model, backend)
 
@@ -102,7 +108,7 @@ def tag(
         written = emit_documents(reviews, emit_text)
         if not quiet:
             typer.echo(f"reviewtag: {len(written)} document text(s) -> {emit_text}", err=True)
-    content = render(rows, fmt)
+    content = export_rows(rows, export, excel=excel)[0].decode("utf-8")
     if out:
         write_atomic(out, content)
         if not quiet:
@@ -181,56 +187,20 @@ def compare(
 
 
 @app.command()
-def correct(
-    review_id: Annotated[str, typer.Argument(help="the review's id (data/processed/reviews.csv)")],
-    task: Annotated[str, typer.Option(help="harm_type | learning_theme")],
-    add: Annotated[str | None, typer.Option(help="label id to add (needs --evidence)")] = None,
-    remove: Annotated[str | None, typer.Option(help="label id to remove (needs --note)")] = None,
-    evidence: Annotated[str, typer.Option(help="verbatim quote of the review's text")] = "",
-    note: Annotated[str, typer.Option(help="why (required for --remove)")] = "",
-    annotator: Annotated[str, typer.Option(help="your name or id; the line goes to data/corrections/NAME.jsonl")] = (
-        "analyst"
-    ),
-) -> None:
-    """Record a reader correction over the keyword labels (validated, appended atomically)."""
-    from datetime import date
-
-    from pipelines.config import LabelConfig, load_section
-    from pipelines.labels.corrections import CorrectionError, corpus_texts, record
-    from pipelines.labels.taxonomy import load_contract
-
-    if (add is None) == (remove is None):
-        fail("give exactly one of --add LABEL or --remove LABEL")
-    config = load_section("label", LabelConfig)
-    fields = {
-        "review_id": review_id,
-        "task": task,
-        "label": add or remove or "",
-        "action": "add" if add else "remove",
-        "evidence": evidence,
-        "annotator": annotator,
-        "date": date.today().isoformat(),
-        "note": note,
-    }
-    try:
-        path, _ = record(fields, corpus_texts(), load_contract(resolve(config.contract)), resolve(config.corrections))
-    except (CorrectionError, FileNotFoundError) as exc:
-        fail(str(exc))
-    typer.echo(f"recorded in {path}: {fields['action']} {task}/{fields['label']} for {review_id}")
-
-
-@app.command()
 def promote(
     model: Annotated[str, typer.Argument(help="a kind (its latest registered version) or models:/NAME/VERSION")],
     alias: Annotated[str, typer.Option(help="registry alias to move")] = "champion",
     task: Annotated[str | None, typer.Option(help="harm_type | learning_theme (default: both, for a kind)")] = None,
+    by: Annotated[str, typer.Option("--by", help="who promotes (a registry tag on the version)")] = ...,
+    reason: Annotated[str, typer.Option("--reason", help="why this version (a registry tag on the version)")] = ...,
+    job: Annotated[str | None, typer.Option("--job", help="the retrain job whose report you read")] = None,
 ) -> None:
-    """Move a registry alias (e.g. champion) to a model version."""
+    """Move a registry alias (e.g. champion) to a model version, recording who, why and when on it."""
     import re
 
     from mlflow.exceptions import MlflowException
 
-    from pipelines import tracking
+    from pipelines import retraining, tracking
     from pipelines.config import TrackingConfig, load_section
 
     tracking.configure(load_section("tracking", TrackingConfig))
@@ -251,10 +221,12 @@ def promote(
             targets.append((t, model, version))
     for t, kind, version in targets:
         try:
-            tracking.set_alias(t, kind, version, alias)
+            retraining.promote(t, kind, version, by, reason, job_id=job, alias=alias)
+        except (ValueError, retraining.RetrainBusy) as exc:
+            fail(str(exc))
         except MlflowException as exc:
             fail(f"{tracking.registered_name(t, kind)} version {version}: {str(exc).splitlines()[0]}")
-        typer.echo(f"{tracking.registered_name(t, kind)} version {version} is now @{alias}")
+        typer.echo(f"{tracking.registered_name(t, kind)} version {version} is now @{alias} (by {by.strip()})")
 
 
 @app.command()
@@ -288,27 +260,43 @@ def refit(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="address to bind; anything but loopback exposes the page")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="address to bind; off loopback a token is required")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     model: ModelOption = "champion",
     backend: BackendOption = None,
     operating_point: OperatingPointOption = "balanced",
     annotator: Annotated[str, typer.Option(help="name for data/corrections/NAME.jsonl")] = "analyst",
+    token_file: Annotated[Path | None, typer.Option(help="file with the access token (or env REVIEWTAG_TOKEN)")] = None,
+    users: Annotated[Path | None, typer.Option(help="file of name:sha256-hex-of-token lines, one per analyst")] = None,
 ) -> None:
-    """The analysts' workbench: tag, read the evidence in context, correct labels (a local web page)."""
+    """The analysts' workbench: tag, read the evidence in context, correct labels (a local web page).
+
+    Off loopback it needs a token of 16+ characters: --token-file, REVIEWTAG_TOKEN or --users (no secret in it).
+
+    Make a token and its --users line (NAME:sha256-of-token) with:
+
+    python -c "import hashlib as h,secrets as s;t=s.token_hex(16);print(t,'NAME:'+h.sha256(t.encode()).hexdigest())"
+    """
     import functools
 
     from pipelines.config import LabelConfig, ServeConfig, load_section
-    from pipelines.labels.corrections import ANNOTATOR
+    from pipelines.labels.recording import ANNOTATOR
     from pipelines.modeling.resolve import resolve as resolve_models
 
     if not ANNOTATOR.fullmatch(annotator):
         fail(f"--annotator {annotator!r}: use letters, digits, '.', '_' or '-' (it names a file)")
     import uvicorn
 
+    from pipelines.web.access import TOKEN_ENV, AccessError, load_access, require_access
     from pipelines.web.app import create_app
     from pipelines.web.security import LOOPBACK_HOSTS, is_loopback
     from pipelines.web.workbench import Workbench
+
+    try:  # before the models load: a server nobody may reach should fail at once
+        access = load_access(token_file, users, os.environ.get(TOKEN_ENV))
+        require_access(host, access)
+    except AccessError as exc:
+        fail(str(exc))
 
     label, settings = load_section("label", LabelConfig), load_section("serve", ServeConfig)
     resolver = functools.partial(resolve_models, backend=check_backend(backend))
@@ -325,21 +313,23 @@ def serve(
     except Exception as exc:  # ModelNotFoundError, a bad contract: one line, not a traceback
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     loopback = is_loopback(host)
-    if not loopback:
-        typer.echo(
-            f"reviewtag: warning: serving on {host}: the page has no authentication; anyone who can reach "
-            "this address can read the batches and write corrections",
-            err=True,
-        )
     application = create_app(
         workbench,
         settings.max_upload_mb * 2**20,
         (LOOPBACK_HOSTS | {host}) if loopback else None,
         keep_batches=settings.keep_batches,
+        access=access,
     )
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"reviewtag: workbench on http://{shown}:{port}/ ({'; '.join(workbench.describe())})", err=True)
     uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+
+
+app.command()(cli_loop.add)
+app.command()(cli_loop.correct)
+app.command()(cli_agreement.agreement)
+app.command()(cli_retrain.retrain)
+app.command()(cli_retrain.jobs)
 
 
 def main() -> None:

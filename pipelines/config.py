@@ -144,9 +144,18 @@ class TfidfConfig:
 @dataclass
 class TrainConfig:
     cross_validate: bool = True
+    # per-label calibration on the out-of-fold probabilities CV leaves (pipelines/evaluation/calibration.py)
+    calibration_methods: list[str] = field(default_factory=lambda: ["platt", "isotonic"])  # chosen per label on CV
+    calibration_min_positives: int = 10  # fewer training positives: one Platt map pooled over such labels
+    calibration_bins: int = 10  # equal-width bins of the reported ECE and reliability diagrams
 
     def __post_init__(self) -> None:
         _check(isinstance(self.cross_validate, bool), "train.cross_validate must be true or false")
+        _check(
+            set(self.calibration_methods) <= {"platt", "isotonic"}, "train.calibration_methods: platt and/or isotonic"
+        )
+        _check(self.calibration_min_positives >= 1, "train.calibration_min_positives must be >= 1")
+        _check(self.calibration_bins >= 2, "train.calibration_bins must be >= 2")
 
 
 @dataclass
@@ -159,8 +168,13 @@ class EvaluateConfig:
     # validation: the reviews the thresholds were tuned on (flatters the flexible models)
     champion_split: str = "cv"
     champion_alias: str = "champion"
+    # first: the alias is set only where no model holds it yet (a fresh clone); after that a retrained
+    # champion is a candidate until an evaluator promotes it (`reviewtag promote`, the page's Promote).
+    # always: every `dvc repro` moves it (the data scientist's own sandbox).
+    auto_promote: str = "first"
 
     def __post_init__(self) -> None:
+        _check(self.auto_promote in ("first", "always"), "evaluate.auto_promote must be first or always")
         _check(
             self.champion_metric in ("micro_f1", "macro_f1", "samples_f1"),
             "evaluate.champion_metric must be micro_f1, macro_f1 or samples_f1",

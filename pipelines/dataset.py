@@ -11,6 +11,7 @@ new reader correction changes a review's labels but never moves a review between
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ def multi_hot(label_lists: list[list[str]], vocabulary: list[str]) -> np.ndarray
 
 @dataclass
 class SplitAssignment:
-    split: dict[str, str] = field(default_factory=dict)  # review_id -> train|validation|test|unlabelled
+    split: dict[str, str] = field(default_factory=dict)  # review_id -> train|validation|test|later|unlabelled
     fold: dict[str, int] = field(default_factory=dict)  # review_id -> fold id (train only, else -1)
     skipped: list[dict] = field(default_factory=list)
 
@@ -55,11 +56,13 @@ def assign_splits(
     for row in rows:
         rid, year = row["review_id"], row.get("year")
         if not row.get("keywords"):
-            out.split[rid] = "unlabelled"
+            _assign_checked(row, out, train_max_year, test_years, n_folds)
         elif year is not None and year in test_years:
             out.split[rid] = "test"
         elif year is not None and year <= train_max_year:
             pool.append(row)
+        elif year is not None and year > max(test_years):
+            out.split[rid] = "later"
         else:
             out.split[rid] = "unlabelled"
             out.skipped.append(
@@ -90,12 +93,34 @@ def assign_splits(
     return out
 
 
+def _assign_checked(row: dict, out: SplitAssignment, train_max_year: int, test_years: list[int], n_folds: int) -> None:
+    """A review without a keyword list is labelled only once an annotator has checked it (`checked_by`).
+    Its split is its publication year's and nothing else: train years go to train (never validation, which
+    stays the stratified carve of the keyword-labelled reviews), test years to test, later years to
+    `later`; its fold is a hash of its id. So adding a review never moves another one, and it never moves."""
+    rid, year = row["review_id"], row.get("year")
+    out.split[rid], out.fold[rid] = "unlabelled", -1
+    if not row.get("checked_by"):
+        return
+    if year is None:
+        out.skipped.append({"review_id": rid, "year": None, "reason": "checked, but its publication year is unknown"})
+    elif year in test_years:
+        out.split[rid] = "test"
+    elif year <= train_max_year:
+        out.split[rid] = "train"
+        out.fold[rid] = int(hashlib.sha1(rid.encode("utf-8")).hexdigest(), 16) % n_folds
+    elif year > max(test_years):
+        out.split[rid] = "later"
+    else:
+        out.skipped.append({"review_id": rid, "year": year, "reason": "checked, but its year is in no split's range"})
+
+
 def label_support(label_lists: list[list[str]], vocabulary: list[str]) -> dict[str, int]:
     counts = multi_hot(label_lists, vocabulary).sum(axis=0) if label_lists else np.zeros(len(vocabulary))
     return {label: int(c) for label, c in zip(vocabulary, counts, strict=True)}
 
 
-SPLITS = ("train", "validation", "test", "unlabelled")
+SPLITS = ("train", "validation", "test", "later", "unlabelled")
 PROVENANCE = ("added", "removed")  # reader-added labels; keyword labels a reader removed
 TEXT_COLUMNS = ("review_id", "source", "title", "area", "summary", "learning", "recommendations", "text", "form")
 
@@ -145,6 +170,8 @@ def build_dataset(rows: list[dict], vocab: dict[str, list[str]], assignment):
     parts = {}
     for split in SPLITS:
         chosen = [r for r in rows if assignment.split[r["review_id"]] == split]
+        if split == "later" and not chosen:
+            continue  # no review after the test years yet (an empty split would not load back)
         columns = {name: [r[name] or "" for r in chosen] for name in TEXT_COLUMNS}
         columns["year"] = [r["year"] for r in chosen]
         columns["keywords"] = [r["keywords"] for r in chosen]

@@ -24,11 +24,14 @@ from pipelines.config import LongDocumentsConfig
 from pipelines.corpus.cleaning import clean_review
 from pipelines.corpus.reading import Skip, iter_input_files, read_path
 from pipelines.corpus.sections import document_sections
+from pipelines.modeling.base import ReviewClassifier
 from pipelines.modeling.resolve import ResolvedModel
 from pipelines.records import Review, atomic_open
 from pipelines.text import DEFAULT_MAX_CHARS, sample_mapped
 
-SCHEMA_VERSION = 3  # 3: `sections` of a full report; 2: evidence {"text", "start", "end"} into the document text
+SCHEMA_VERSION = 4  # 4: `thresholds` {task: {label: threshold}} applied to the row (score >= threshold <=> given)
+# and `calibrated` {task: {label: score}} (out-of-fold calibrated, comparable across labels; `scores` stay raw);
+# 3: `sections` of a full report; 2: evidence {"text", "start", "end"} into the document text
 CSV_FIELDS = [
     "schema_version",
     "source",
@@ -38,6 +41,8 @@ CSV_FIELDS = [
     "harm_type",
     "learning_theme",
     "scores",
+    "thresholds",
+    "calibrated",
     "evidence",
     "sections",
     "model",
@@ -101,7 +106,9 @@ def tag_reviews(
 ) -> list[dict]:
     """One row per review. A full report (a document of `long_documents.min_chars` or more) is read by
     its sections (`pipelines.long_documents`): each task reads its roles' sections, at its long-document
-    thresholds, and the row lists the sections it found."""
+    thresholds, and the row lists the sections it found. `thresholds` are the ones each label was decided
+    at (operating point, scale, long-document scale): `score >= threshold` exactly when the label is
+    given, unless `top_k` dropped it (then the row's notes say so)."""
     from tqdm import tqdm
 
     from pipelines.config import load_section
@@ -109,12 +116,20 @@ def tag_reviews(
     reading = reading or load_section("long_documents", LongDocumentsConfig)
     texts = [r.text for r in reviews]
     long = [r.form == "document" and long_documents.is_long(r.text, reading) for r in reviews]
-    sections = [document_sections(t) if is_long else [] for t, is_long in zip(texts, long, strict=True)]
+    sections = [
+        document_sections(r.text, r.heading_lines) if is_long else [] for r, is_long in zip(reviews, long, strict=True)
+    ]
     per_task = {
         task: long_documents.read(
             resolved.classifier, task, texts, long, reading, threshold_scale, operating_point, sections
         )
         for task, resolved in models.items()
+    }
+    limits = {
+        t: applied_thresholds(m.classifier, t, reading, threshold_scale, operating_point) for t, m in models.items()
+    }
+    calibrated = {
+        t: calibrated_scores(m.classifier, t, per_task[t], reading, threshold_scale) for t, m in models.items()
     }
     rows = []
     for i, review in enumerate(tqdm(reviews, desc="evidence", unit="review", disable=not progress or None)):
@@ -126,6 +141,8 @@ def tag_reviews(
             "title": review.title,
         }
         scores: dict[str, dict[str, float]] = {}
+        thresholds: dict[str, dict[str, float]] = {}
+        likely: dict[str, dict[str, float]] = {}
         evidence: dict[str, list[dict]] = {}
         row_notes = list((notes or {}).get(i, []))
         for task, resolved in models.items():
@@ -134,13 +151,20 @@ def tag_reviews(
             chosen = [j for j in np.argsort(-proba[i], kind="stable") if read.decided[i, j]]
             labels = [model.labels[j] for j in (chosen if top_k is None else chosen[:top_k])]
             row[task] = labels
-            scores[task] = {label: round(float(proba[i, j]), 4) for j, label in enumerate(model.labels)}
+            limit = limits[task][1 if read.views[i].long else 0]
+            thresholds[task] = {label: float(limit[j]) for j, label in enumerate(model.labels)}
+            scores[task] = {label: shown_score(float(proba[i, j]), limit[j]) for j, label in enumerate(model.labels)}
+            likely[task] = {label: round(float(calibrated[task][i, j]), 4) for j, label in enumerate(model.labels)}
+            if len(chosen) > len(labels):
+                row_notes.append(f"{task}: top-k {top_k} dropped {len(chosen) - len(labels)} label(s) over threshold")
             spans = long_documents.evidence(model, read, i, labels, evidence_k)
             evidence |= {label: [verbatim(review, a, b) for a, b in found if b > a] for label, found in spans.items()}
             if read.views[i].note:
                 row_notes.append(f"{task}: {read.views[i].note}")
         row |= {
             "scores": scores,
+            "thresholds": thresholds,
+            "calibrated": likely,
             "evidence": evidence,
             "sections": [{"role": s.role, "heading": s.heading} | span_of(review, s.start, s.end) for s in sections[i]],
             "model": {task: {"name": m.name, "version": m.version} for task, m in models.items()},
@@ -149,6 +173,33 @@ def tag_reviews(
         }
         rows.append(row)
     return rows
+
+
+def calibrated_scores(
+    model: ReviewClassifier, task: str, read, reading: LongDocumentsConfig, threshold_scale: float
+) -> np.ndarray:
+    """The row's scores through each label's calibrator (fitted on out-of-fold predictions), so 0.3 means
+    about 30% for every label; `scores` stay the raw ones the thresholds apply to."""
+    scale = reading.harm_threshold_scale if task == "harm_type" else reading.theme_threshold_scale
+    scales = np.array([threshold_scale * (scale if view.long else 1.0) for view in read.views])
+    return model.calibrate(read.scored.proba, scales)
+
+
+def applied_thresholds(
+    model: ReviewClassifier, task: str, reading: LongDocumentsConfig, threshold_scale: float, operating_point: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The limits `long_documents.read` decides at, (summary, full report), computed as `model.decide`
+    computes them (same products, same clip), so a row can show the thresholds it was tagged at."""
+    scale = reading.harm_threshold_scale if task == "harm_type" else reading.theme_threshold_scale
+    at = model.thresholds_at(operating_point)
+    return np.clip(at * threshold_scale, 0.0, 1.0), np.clip(at * (threshold_scale * scale), 0.0, 1.0)
+
+
+def shown_score(proba: float, threshold: float) -> float:
+    """A score to 4 decimals, unless rounding would carry it across its threshold (0.49996 shown as
+    0.5 at a 0.5 threshold, not given): then the exact value, so `score >= threshold` <=> given."""
+    rounded = round(proba, 4)
+    return rounded if (rounded >= threshold) == (proba >= threshold) else proba
 
 
 def span_of(review: Review, start: int, end: int) -> dict:
@@ -202,6 +253,8 @@ def error_row(source: str, message: str) -> dict:
         "harm_type": [],
         "learning_theme": [],
         "scores": {},
+        "thresholds": {},
+        "calibrated": {},
         "evidence": {},
         "sections": [],
         "model": {},
@@ -216,18 +269,22 @@ def render(rows: list[dict], fmt: str) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
     writer.writeheader()
-    for row in rows:
-        flat = dict(row)
-        for task in ("harm_type", "learning_theme"):
-            flat[task] = ";".join(row.get(task) or [])
-        flat["scores"] = json.dumps(row.get("scores") or {}, ensure_ascii=False)
-        flat["evidence"] = json.dumps(row.get("evidence") or {}, ensure_ascii=False)
-        flat["sections"] = json.dumps(row.get("sections") or [], ensure_ascii=False)
-        flat["model"] = ";".join(f"{t}={m['name']}@{m['version']}" for t, m in (row.get("model") or {}).items())
-        flat["notes"] = "; ".join(row.get("notes") or [])
-        flat["error"] = row.get("error") or ""
-        writer.writerow(flat)
+    writer.writerows(csv_cells(row) for row in rows)
     return buffer.getvalue()
+
+
+def csv_cells(row: dict) -> dict:
+    """A row as the full CSV layout's cells (lists joined, nested fields as JSON); `pipelines.exports`
+    writes the same cells, so the layout lives in one place."""
+    flat = dict(row)
+    for task in ("harm_type", "learning_theme"):
+        flat[task] = ";".join(row.get(task) or [])
+    for name, empty in (("scores", {}), ("thresholds", {}), ("calibrated", {}), ("evidence", {}), ("sections", [])):
+        flat[name] = json.dumps(row.get(name) or empty, ensure_ascii=False)
+    flat["model"] = ";".join(f"{t}={m['name']}@{m['version']}" for t, m in (row.get("model") or {}).items())
+    flat["notes"] = "; ".join(row.get("notes") or [])
+    flat["error"] = row.get("error") or ""
+    return flat
 
 
 def write_atomic(path: Path, content: str) -> None:

@@ -19,7 +19,18 @@ runner = CliRunner()
 def test_help_lists_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("tag", "evaluate", "compare", "promote", "refit", "correct", "serve"):
+    for command in (
+        "tag",
+        "evaluate",
+        "compare",
+        "promote",
+        "refit",
+        "correct",
+        "serve",
+        "add",
+        "agreement",
+        "retrain",
+    ):
         assert command in result.output
 
 
@@ -163,14 +174,16 @@ def test_promote_moves_the_champion_alias(project, monkeypatch):
         if kind == "lexicon":
             tracking.set_alias("harm_type", kind, run["version"], "champion")
     assert tracking.get_alias("harm_type", "champion")[0] == "lexicon"
-    result = runner.invoke(app, ["promote", "tfidf_linear", "--task", "harm_type"])
+    result = runner.invoke(
+        app, ["promote", "tfidf_linear", "--task", "harm_type", "--by", "eve", "--reason", "better on later"]
+    )
     assert result.exit_code == 0, result.output
     assert tracking.get_alias("harm_type", "champion")[0] == "tfidf_linear"  # moved, not duplicated
     # the direct read of the SQLite store that `tag` uses agrees with MlflowClient's answer
     assert tracking.get_alias("harm_type", "champion", config.uri) == tracking.get_alias("harm_type", "champion")
     tagged = runner.invoke(app, ["tag", "inbox/notes.md", "-q"])  # champion now resolves through the registry
     assert rows_of(tagged.stdout)[0]["model"]["harm_type"]["name"] == "harm_type-tfidf_linear"
-    result = runner.invoke(app, ["promote", "transformer", "--task", "harm_type"])
+    result = runner.invoke(app, ["promote", "transformer", "--task", "harm_type", "--by", "eve", "--reason", "try"])
     assert result.exit_code == 1 and "no registered versions" in result.stderr
 
 

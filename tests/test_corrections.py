@@ -10,14 +10,12 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from pipelines.labels.corrections import (
     CorrectionError,
-    append_correction,
     apply_corrections,
     parse_line,
     read_corrections,
-    record,
-    remove_line,
     validate,
 )
+from pipelines.labels.recording import append_correction, record, remove_line
 from pipelines.labels.taxonomy import load_contract
 from pipelines.records import read_jsonl, write_jsonl
 
@@ -159,11 +157,24 @@ def test_record_appends_one_validated_line_and_refuses_an_invalid_one(tmp_path):
     fields = json.loads(line())
     path, written = record(fields, TEXTS, VOCAB, tmp_path)
     assert path == tmp_path / "reader-1.jsonl" and path.read_text() == written
-    with pytest.raises(CorrectionError, match="contradicts"):
-        record(fields | {"action": "remove", "evidence": "", "note": "no"}, TEXTS, VOCAB, tmp_path)
+    with pytest.raises(CorrectionError, match="contradicts .*undo the other decision first"):
+        record(
+            fields | {"action": "remove", "evidence": "", "note": "no", "annotator": "reader-2"}, TEXTS, VOCAB, tmp_path
+        )
     with pytest.raises(CorrectionError, match="annotator"):
         record(fields | {"annotator": "../../etc/passwd"}, TEXTS, VOCAB, tmp_path)
-    assert path.read_text() == written
+    assert path.read_text() == written and not (tmp_path / "reader-2.jsonl").exists()
+
+
+def test_reversing_your_own_decision_the_same_day_replaces_it(tmp_path):
+    """An annotator who rejects a label they accepted an hour ago changes their mind; the file then holds
+    the new decision only, never a contradiction that would stop the next `dvc repro`."""
+    fields = json.loads(line())
+    path, _ = record(fields, TEXTS, VOCAB, tmp_path)
+    _, second = record(fields | {"action": "remove", "evidence": "", "note": "misread"}, TEXTS, VOCAB, tmp_path)
+    assert path.read_text() == second
+    found, problems = read_corrections(tmp_path)
+    assert not problems and not validate(found, TEXTS, VOCAB) and [c.action for c in found] == ["remove"]
 
 
 def test_two_tabs_deciding_the_same_label_at_once_cannot_both_pass(tmp_path, monkeypatch):
@@ -172,16 +183,16 @@ def test_two_tabs_deciding_the_same_label_at_once_cannot_both_pass(tmp_path, mon
     import threading
     import time
 
-    import pipelines.labels.corrections as corrections
+    import pipelines.labels.recording as recording
 
-    slow_read = corrections.read_corrections
+    slow_read = recording.read_corrections
 
     def read_slowly(location):
         found = slow_read(location)
         time.sleep(0.3)
         return found
 
-    monkeypatch.setattr(corrections, "read_corrections", read_slowly)
+    monkeypatch.setattr(recording, "read_corrections", read_slowly)
     add = json.loads(line())
     remove = add | {"action": "remove", "evidence": "", "note": "not stated", "annotator": "reader-2"}
     outcomes: list[str] = []

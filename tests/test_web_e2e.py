@@ -8,13 +8,14 @@ docs/workbench_e2e.png is made with REVIEWTAG_SCREENSHOT_DIR=docs).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from pipelines.web.app import create_app
 
 from . import web_setup as helpers
 from .conftest import ROOT
+from .test_web import without_reader
 from .web_setup import ANNOTATOR, csrf_of, free_port, make_workbench, wait_done
 
 web_project, loopback = helpers.web_project, helpers.loopback  # fixtures
@@ -73,21 +75,10 @@ def browser():
 @pytest.fixture()
 def live_server(web_project, loopback):
     """The app under uvicorn in a thread, on a free port of 127.0.0.1."""
-    import uvicorn
-
     project, texts = web_project
-    port = free_port()
     application = create_app(make_workbench(project), allowed_hosts=frozenset({"127.0.0.1"}))
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", project, texts
-    server.should_exit = True
-    thread.join(10)
+    with helpers.serve_in_thread(application) as url:
+        yield url, project, texts
 
 
 def watched_page(browser, problems: list[str]):
@@ -135,8 +126,8 @@ def test_upload_read_correct_export_in_a_browser(browser, live_server, tmp_path)
     page.wait_for_function("q => document.getElementById('quote').value === q", arg=QUOTE)
     page.select_option("#add-label", "harm_type:harmful_sexual_behaviour")
     page.click("#add-form button")
-    page.wait_for_selector("#recorded")
-    assert "add harm_type/harmful_sexual_behaviour" in page.inner_text("#recorded")
+    wanted = "add harm_type/harmful_sexual_behaviour"  # the panel is re-rendered in place, not reloaded
+    page.wait_for_function("t => (document.getElementById('recorded') || {}).textContent?.includes(t)", arg=wanted)
     assert page.locator("ul.session li").count() == 2 and page.locator("form.undo").count() == 2
     keep = os.environ.get("REVIEWTAG_SCREENSHOT_DIR")  # relative to the repository, not the test's cwd
     screenshot = (ROOT / keep if keep else tmp_path) / "workbench_e2e.png"
@@ -149,7 +140,10 @@ def test_upload_read_correct_export_in_a_browser(browser, live_server, tmp_path)
     exported = Path(download.value.path()).read_bytes()
     command = [sys.executable, "-m", "pipelines.cli", "tag", "inbox_web", "-m", "tfidf_linear", "-q", "-f", "csv"]
     cli = subprocess.run([*command, "-o", "cli.csv"], cwd=project, capture_output=True)
-    assert cli.returncode == 2 and exported == (project / "cli.csv").read_bytes()  # the `reviewtag tag` file
+    assert cli.returncode == 2  # the `reviewtag tag` file, cell for cell, with the readers' labels beside it
+    assert without_reader(exported.decode(), "csv") == without_reader((project / "cli.csv").read_text(), "csv")
+    exported_rows = list(csv.DictReader(io.StringIO(exported.decode())))
+    assert f"-harm_type/{rejected_label}" in exported_rows[0]["reader_changes"]  # the analyst's work is in it
 
     lines = (project / "data/corrections" / f"{ANNOTATOR}.jsonl").read_text().splitlines()
     decisions = [json.loads(line) for line in lines]

@@ -6,6 +6,7 @@ precise message rather than somewhere inside a page in test_web.py."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -231,7 +232,7 @@ def test_a_batch_store_keeps_only_the_newest_finished_batches(tmp_path):
     assert not any(folder.exists() for folder in folders)  # the uploads are deleted, even when a batch fails
 
 
-def test_a_batch_names_rows_by_the_users_names_and_deletes_its_files(tmp_path):
+def test_a_batch_names_rows_by_the_users_names_and_keeps_its_files_for_add_to_corpus(tmp_path):
     from pipelines.web.batches import Batch, run_batch
     from pipelines.web.uploads import Upload
 
@@ -256,7 +257,26 @@ def test_a_batch_names_rows_by_the_users_names_and_deletes_its_files(tmp_path):
     (a, b), row = batch.regions[0], batch.rows[0]
     assert "chronic neglect" in batch.documents[row["document"]][a:b]
     assert batch.progress() == {"status": "done", "done": 1, "total": 1, "message": batch.message}
-    assert not folder.exists()
+    assert folder.exists()  # kept until the store drops the batch: "Add to corpus" stores the file itself
+
+
+def test_the_store_deletes_a_dropped_batchs_files(tmp_path):
+    from pipelines.web.batches import BatchStore
+
+    store = BatchStore(keep=1)
+    folders = []
+    for k in range(2):
+        folder = tmp_path / f"upload{k}"
+        folder.mkdir()
+        folders.append(folder)
+        batch = store.submit([], folder, "spec", lambda spec: {}, 10_000)
+        for _ in range(200):
+            if batch.finished:
+                break
+            time.sleep(0.01)
+    assert not folders[0].exists() and folders[1].exists()
+    store.shutdown()
+    assert not folders[1].exists()
 
 
 SECRET = b"k" * 32

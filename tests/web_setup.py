@@ -9,9 +9,12 @@ and one bad file: the batch the issue's end-to-end test uploads.
 from __future__ import annotations
 
 import _socket
+import contextlib
 import re
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -126,3 +129,23 @@ def finished(batch, timeout: float = 10.0) -> None:
     while not batch.finished:
         assert time.monotonic() < deadline, f"batch {batch.id} still {batch.status} after {timeout} s"
         time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def serve_in_thread(application) -> Iterator[str]:
+    """The app under uvicorn in a thread on a free port of 127.0.0.1; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

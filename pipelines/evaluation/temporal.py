@@ -30,6 +30,15 @@ from pipelines.records import atomic_open, write_json
 
 log = logging.getLogger(__name__)
 EVAL_SPLITS = ("validation", "test")
+
+
+def evaluated_splits(data) -> tuple[str, ...]:
+    """Validation and test always; `later` (reviews published after the test years, checked by an
+    annotator) as a rolling out-of-time test once it holds a review."""
+    later = data.splits.get("later")
+    return EVAL_SPLITS + (("later",) if later is not None and len(later.ids) else ())
+
+
 SHORT_SPLIT = {"cv": "cv", "validation": "val", "test": "test"}  # in DVC metrics; the rest in evaluation.json
 TARGETS = ("reader", "keyword")  # reader-corrected labels (primary), NSPCC keyword labels alone
 
@@ -101,7 +110,7 @@ def evaluate_task(
             continue
         metrics[kind] = {}
         probas = {}
-        for split in EVAL_SPLITS:
+        for split in evaluated_splits(data):
             part = data.splits[split]
             proba = probas[split] = model.predict_proba(part.texts)
             predicted = expand(model.decide(proba), model.labels, data.labels)
@@ -228,7 +237,7 @@ def track(
     tracking.configure(tracking_config)
     for task, by_model in all_metrics.items():
         for kind, result in by_model.items():
-            split_metrics = {s: result[s]["reader"] for s in (*EVAL_SPLITS, "cv") if s in result}
+            split_metrics = {s: result[s]["reader"] for s in (*EVAL_SPLITS, "later", "cv") if s in result}
             run = tracking.log_model_run(
                 task, kind, models_dir / task / kind, split_metrics, figures_by_task[task], tracking_config
             )
@@ -241,4 +250,17 @@ def track(
                 "" if run["new"] else " (unchanged, not logged again)",
             )
             if task in champions and champions[task]["kind"] == kind and run["version"]:
-                tracking.set_alias(task, kind, run["version"], config.champion_alias)
+                held = tracking.get_alias(task, config.champion_alias)
+                if config.auto_promote == "always" or held is None:
+                    tracking.set_alias(task, kind, run["version"], config.champion_alias)
+                elif held[:2] != (kind, run["version"]):
+                    log.info(
+                        "mlflow: %s-%s version %s is a candidate; @%s stays on %s-%s version %s until promoted "
+                        "(reviewtag promote, or the page's Retrain > Promote)",
+                        task,
+                        kind,
+                        run["version"],
+                        config.champion_alias,
+                        task,
+                        *held[:2],
+                    )

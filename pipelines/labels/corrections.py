@@ -6,6 +6,14 @@ correct` and the analysts' page share.
 An `add` needs `evidence`, a verbatim quote of the review's text; a `remove` needs a reason in `note`.
 Final labels = keyword labels + adds - removes.
 
+A review is *checked* when an annotator has read it through and says its labels are complete:
+    {"review_id", "action": "checked", "labels": {"harm_type": [...], "learning_theme": [...]},
+     "annotator", "date", "note"}
+The labels are the ones the annotator saw at that moment (the model's, after their own accepts, rejects
+and adds). The latest check replaces a review's labels (keyword labels and earlier decisions alike), and
+only decisions dated after it still apply: a check is what makes a newly added review, which has no
+keyword list, a labelled example.
+
 Decisions about the same (review, task, label) are taken in date order: a later decision supersedes
 an earlier one (an analyst overruling last year's reader), and the report lists it. Opposite decisions
 on the same day cannot be ordered, so they are a contradiction and fail the whole set: a dataset is
@@ -14,14 +22,11 @@ built from every correction or from none, never from part of them.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date as Date
 from datetime import timedelta
 from pathlib import Path
@@ -30,7 +35,9 @@ from pipelines import paths
 from pipelines.labels.taxonomy import TASKS
 
 ACTIONS = ("add", "remove")
+CHECKED = "checked"  # a whole review's labels, confirmed by an annotator
 SOURCE_KEYWORD, SOURCE_ADDED, SOURCE_REMOVED = "keyword", "reader_added", "keyword_removed_by_reader"
+SOURCE_CHECKED = "reader_checked"
 
 
 class CorrectionError(ValueError):
@@ -51,19 +58,26 @@ class Correction:
     annotator: str
     date: str
     note: str = ""
+    labels: dict[str, list[str]] | None = None  # a check's labels per task; None for add/remove
     origin: str = ""  # "file:line", never written back
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "origin"}
+        out = {k: v for k, v in asdict(self).items() if k not in ("origin", "labels")}
+        return out | ({"labels": self.labels} if self.labels is not None else {})
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.review_id, self.task, self.label)
 
+    @property
+    def is_check(self) -> bool:
+        return self.action == CHECKED
 
-FIELDS = [f.name for f in fields(Correction) if f.name != "origin"]
+
+FIELDS = [f.name for f in fields(Correction) if f.name not in ("origin", "labels")]
 MIN_EVIDENCE_WORDS = 3  # a quote must say something: "neglect" alone is a keyword, not evidence
 REQUIRED = ("review_id", "task", "label", "action", "annotator", "date")
+REQUIRED_CHECK = ("review_id", "annotator", "date")
 
 
 def normalise_quote(text: str) -> str:
@@ -83,22 +97,24 @@ def parse_line(line: str, origin: str) -> tuple[Correction | None, str | None]:
         return None, f"{origin}: malformed line, not JSON ({exc.msg})"
     if not isinstance(data, dict):
         return None, f"{origin}: malformed line, expected a JSON object"
-    unknown = sorted(set(data) - set(FIELDS))
+    unknown = sorted(set(data) - set(FIELDS) - {"labels"})
     if unknown:
         return None, f"{origin}: unknown field(s) {', '.join(unknown)}"
     if any(not isinstance(data.get(k, ""), str) for k in FIELDS):
-        return None, f"{origin}: every field must be a string"
+        return None, f"{origin}: every field but labels must be a string"
+    if data.get("action") == CHECKED:
+        return _parse_check(data, origin)
+    if "labels" in data:
+        return None, f"{origin}: labels belongs to a checked line only"
     missing = [k for k in REQUIRED if not data.get(k, "").strip()]
     if missing:
         return None, f"{origin}: missing {', '.join(missing)}"
     if data["task"] not in TASKS:
         return None, f"{origin}: unknown task {data['task']!r} (expected {' or '.join(TASKS)})"
     if data["action"] not in ACTIONS:
-        return None, f"{origin}: unknown action {data['action']!r} (expected add or remove)"
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", data["date"]) or not _valid_date(data["date"]):
-        return None, f"{origin}: date {data['date']!r} is not YYYY-MM-DD"
-    if Date.fromisoformat(data["date"]) > Date.today() + timedelta(days=1):
-        return None, f"{origin}: date {data['date']} is in the future (a later date overrides every earlier decision)"
+        return None, f"{origin}: unknown action {data['action']!r} (expected add, remove or checked)"
+    if problem := _date_problem(data["date"], origin):
+        return None, problem
     if data["action"] == "add" and len(data.get("evidence", "").split()) < MIN_EVIDENCE_WORDS:
         return (
             None,
@@ -107,6 +123,32 @@ def parse_line(line: str, origin: str) -> tuple[Correction | None, str | None]:
     if data["action"] == "remove" and not data.get("note", "").strip():
         return None, f"{origin}: a remove needs a reason in note"
     return Correction(**{k: data.get(k, "") for k in FIELDS}, origin=origin), None
+
+
+def _date_problem(value: str, origin: str) -> str | None:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) or not _valid_date(value):
+        return f"{origin}: date {value!r} is not YYYY-MM-DD"
+    if Date.fromisoformat(value) > Date.today() + timedelta(days=1):
+        return f"{origin}: date {value} is in the future (a later date overrides every earlier decision)"
+    return None
+
+
+def _parse_check(data: dict, origin: str) -> tuple[Correction | None, str | None]:
+    """A checked line: the whole review's labels per task, as the annotator confirmed them."""
+    missing = [k for k in REQUIRED_CHECK if not data.get(k, "").strip()]
+    if missing:
+        return None, f"{origin}: missing {', '.join(missing)}"
+    if data.get("task") or data.get("label", CHECKED) not in ("", CHECKED) or data.get("evidence"):
+        return None, f"{origin}: a checked line names no task, label or evidence (its labels say them)"
+    labels = data.get("labels")
+    if not isinstance(labels, dict) or set(labels) != set(TASKS):
+        return None, f"{origin}: a checked line needs labels for each task ({', '.join(TASKS)})"
+    if any(not isinstance(v, list) or not all(isinstance(x, str) for x in v) for v in labels.values()):
+        return None, f"{origin}: labels must map each task to a list of label ids"
+    if problem := _date_problem(data["date"], origin):
+        return None, problem
+    fixed = {k: data.get(k, "") for k in FIELDS} | {"task": "", "label": CHECKED}
+    return Correction(**fixed, labels={t: sorted(set(labels[t])) for t in TASKS}, origin=origin), None
 
 
 def _valid_date(value: str) -> bool:
@@ -146,6 +188,13 @@ def validate(corrections: Iterable[Correction], texts: dict[str, str], vocabular
         if c.review_id not in texts:
             problems.append(f"{c.origin}: unknown review_id {c.review_id!r}")
             continue
+        if c.is_check:
+            unknown = [
+                f"{t}/{label}" for t, ids in (c.labels or {}).items() for label in ids if label not in vocabulary[t]
+            ]
+            if unknown:
+                problems.append(f"{c.origin}: unknown label(s) {', '.join(unknown)}")
+            continue
         if c.label not in vocabulary[c.task]:
             problems.append(f"{c.origin}: unknown {c.task} label {c.label!r}")
             continue
@@ -176,12 +225,18 @@ class Applied:
     labels: dict[str, dict[str, list[str]]]  # review_id -> task -> final labels (sorted)
     provenance: dict[str, dict[str, dict[str, str]]]  # review_id -> task -> label -> source
     report: dict
+    checked_by: dict[str, str] = field(default_factory=dict)  # review_id -> annotator of its latest check
 
 
 def apply_corrections(keyword_labels: dict[str, dict[str, list[str]]], corrections: list[Correction]) -> Applied:
     """Final = keyword + adds - removes, the latest decision per (review, task, label) winning.
     Call `validate` first: this assumes every correction is valid."""
     ordered = sorted(corrections, key=lambda c: c.date)  # stable: file then line order within a day
+    checks = latest_checks(ordered)
+    # a check replaces the review's labels: only decisions dated after it still apply
+    ordered = [
+        c for c in ordered if not c.is_check and not (c.review_id in checks and c.date <= checks[c.review_id].date)
+    ]
     latest: dict[tuple, Correction] = {}
     superseded: list[dict] = []
     for c in ordered:
@@ -195,9 +250,10 @@ def apply_corrections(keyword_labels: dict[str, dict[str, list[str]]], correctio
     no_ops: list[str] = []
     for rid, by_task in keyword_labels.items():
         labels[rid], provenance[rid] = {}, {}
+        check = checks.get(rid)
         for task in TASKS:
-            keyword = set(by_task.get(task, []))
-            source = {label: SOURCE_KEYWORD for label in keyword}
+            keyword = set(check.labels[task]) if check and check.labels else set(by_task.get(task, []))
+            source = {label: SOURCE_CHECKED if check else SOURCE_KEYWORD for label in keyword}
             for (c_rid, c_task, label), c in latest.items():
                 if c_rid != rid or c_task != task:
                     continue
@@ -211,7 +267,24 @@ def apply_corrections(keyword_labels: dict[str, dict[str, list[str]]], correctio
                 effect[(task, label, c.action, c.annotator)] += 1
             labels[rid][task] = sorted(label for label, s in source.items() if s != SOURCE_REMOVED)
             provenance[rid][task] = dict(sorted(source.items()))
-    return Applied(labels, provenance, _report(corrections, latest, effect, superseded, no_ops))
+    report = _report(corrections, latest, effect, superseded, no_ops)
+    report["checked"] = {
+        "reviews": sum(rid in checks for rid in keyword_labels),
+        "per_annotator": dict(sorted(Counter(c.annotator for c in checks.values()).items())),
+    }
+    return Applied(labels, provenance, report, {rid: c.annotator for rid, c in checks.items()})
+
+
+def _before_check(c: Correction, checks: dict[str, Correction]) -> bool:
+    return c.review_id in checks and c.date <= checks[c.review_id].date
+
+
+def latest_checks(corrections: Iterable[Correction]) -> dict[str, Correction]:
+    """Each checked review's latest check (date order; file then line order within a day)."""
+    latest: dict[str, Correction] = {}
+    for c in sorted((c for c in corrections if c.is_check), key=lambda c: c.date):
+        latest[c.review_id] = c
+    return latest
 
 
 def _report(corrections, latest, effect, superseded, no_ops) -> dict:
@@ -231,96 +304,3 @@ def _report(corrections, latest, effect, superseded, no_ops) -> dict:
         "per_task_label": per_label,
         "per_annotator": dict(sorted(per_annotator.items())),
     }
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on a sidecar file, not on the data file: an undo replaces the data file,
-    and a lock held on a replaced inode would no longer exclude anyone."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def append_correction(path: str | Path, correction: Correction) -> str:
-    """Append one line under the lock, flushed and fsynced before the lock is released, so two
-    writers never interleave half-lines and a written decision survives a crash. Returns the line."""
-    path = Path(path)
-    line = json.dumps(correction.to_dict(), ensure_ascii=False) + "\n"
-    with _locked(path), open(path, "ab+") as handle:  # bytes: a torn last character cannot break the check
-        end = handle.seek(0, os.SEEK_END)
-        if end > 0:
-            handle.seek(end - 1)
-            if handle.read(1) != b"\n":  # a previous writer died mid-line: never glue onto it
-                handle.write(b"\n")
-        handle.write(line.encode("utf-8"))
-        handle.flush()
-        os.fsync(handle.fileno())
-    return line
-
-
-def remove_line(path: str | Path, line: str) -> bool:
-    """Undo: drop the last occurrence of exactly `line` (as `append_correction` returned it), under
-    the same lock, by writing a new file and renaming it over the old one."""
-    path = Path(path)
-    target = line if line.endswith("\n") else line + "\n"
-    with _locked(path):
-        if not path.exists():
-            return False
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        matches = [i for i, existing in enumerate(lines) if existing == target]
-        if not matches:
-            return False
-        del lines[matches[-1]]
-        tmp = path.with_name(f".{path.name}.undo.tmp")
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.writelines(lines)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-        return True
-
-
-ANNOTATOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def corpus_texts(path: str | Path | None = None) -> dict[str, str]:
-    """The texts corrections are checked against: the label stage's input (ingest..dedup output)."""
-    from pipelines.records import read_jsonl
-
-    path = paths.resolve(path or paths.CORPUS)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run `dvc repro` (or the ingest..dedup stages) first")
-    return {row["review_id"]: row["text"] for row in read_jsonl(path)}
-
-
-def record(
-    fields_: dict[str, str],
-    texts: dict[str, str],
-    vocabulary: dict[str, list[str]],
-    directory: str | Path,
-) -> tuple[Path, str]:
-    """Validate one new decision against the corpus and every correction already on disk, then
-    append it to `<directory>/<annotator>.jsonl`. Raises CorrectionError (nothing written) if it is
-    invalid; problems in other, older lines do not block it. Returns the file and the line written."""
-    annotator = fields_.get("annotator", "")
-    if not ANNOTATOR.fullmatch(annotator or ""):
-        raise CorrectionError([f"annotator {annotator!r}: use letters, digits, '.', '_' or '-' (it names a file)"])
-    path = Path(directory) / f"{annotator}.jsonl"
-    origin = "new correction"
-    correction, problem = parse_line(json.dumps({k: v for k, v in fields_.items() if v is not None}), origin)
-    if problem:
-        raise CorrectionError([problem])
-    # One lock over the whole folder from reading to appending: two tabs (or two annotators) that
-    # decide the same label on the same day cannot both pass validation and leave a contradiction
-    # that would fail the next `dvc repro`.
-    with _locked(Path(directory) / "corrections"):
-        existing, _ = read_corrections(directory)
-        problems = [p for p in validate([*existing, correction], texts, vocabulary) if origin in p]
-        if problems:
-            raise CorrectionError(problems)
-        return path, append_correction(path, correction)

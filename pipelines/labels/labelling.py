@@ -62,6 +62,7 @@ def apply_reader_corrections(rows: list[dict], corrections_dir: str | Path, voca
     applied = apply_corrections({r["review_id"]: {t: r[t] for t in TASKS} for r in rows}, corrections)
     for row in rows:
         rid = row["review_id"]
+        row["checked_by"] = applied.checked_by.get(rid, "")  # a checked review is labelled, keywords or not
         for task in TASKS:
             source = applied.provenance[rid][task]
             row[f"keyword_{task}"] = row[task]

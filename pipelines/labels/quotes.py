@@ -23,7 +23,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipelines import paths
-from pipelines.labels.corrections import MIN_EVIDENCE_WORDS, Correction, CorrectionError, read_corrections
+from pipelines.labels.corrections import (
+    MIN_EVIDENCE_WORDS,
+    Correction,
+    CorrectionError,
+    latest_checks,
+    read_corrections,
+)
 
 log = logging.getLogger(__name__)
 Span = tuple[int, int]
@@ -60,9 +66,18 @@ def standing_adds(corrections: list[Correction]) -> list[Correction]:
     for correction in reversed(ordered):
         if correction.action == "remove":
             removed_later.add(correction.key)
-        elif correction.key not in removed_later:
+        elif correction.action == "add" and correction.key not in removed_later:
             standing.append(correction)
-    return standing[::-1]
+    checks = latest_checks(corrections)  # a later check without the label supersedes the add too
+    return [
+        c
+        for c in standing[::-1]
+        if not (
+            (check := checks.get(c.review_id))
+            and c.date <= check.date
+            and c.label not in (check.labels or {}).get(c.task, [])
+        )
+    ]
 
 
 def _decision_quotes(file: Path, task: str) -> Iterator[tuple[str, str, str]]:

@@ -4,7 +4,9 @@ The temporal split judges a recipe (kind + parameters + thresholds): its test fi
 model trained on ≤ 2022 tags 2023. Once the recipe is chosen, the 2023 reviews are better used as
 training data, so `reviewtag refit` fits the same recipe on train + validation + test. Nothing is left
 to tune thresholds on, so each label keeps the threshold the recipe tuned on validation (a label the
-recipe did not have keeps 0.5). The refit has no test figures of its own; it is logged to MLflow as a
+recipe did not have keeps 0.5), and nothing is left out of fold to calibrate on, so each label keeps the
+recipe's calibrator too (fitted on the recipe's out-of-fold scores; a label without one: identity),
+and with it the recipe's calibrated thresholds. The refit has no test figures of its own; it is logged to MLflow as a
 new version of the same registered model, tagged with the recipe's run id, whose figures describe it.
 """
 
@@ -22,7 +24,7 @@ from pipelines.modeling.base import ReviewClassifier, read_meta
 from pipelines.modeling.training import build
 
 log = logging.getLogger(__name__)
-LABELLED_SPLITS = ("train", "validation", "test")
+LABELLED_SPLITS = ("train", "validation", "test", "later")  # later: checked reviews after the test years
 
 
 def pooled(data: TaskData) -> tuple[list[str], np.ndarray]:
@@ -48,14 +50,17 @@ def refit_kind(
         name: [float(dict(zip(recipe.labels, values, strict=True)).get(label, 0.5)) for label in model.labels]
         for name, values in points.items()
     }
+    calibration = recipe.extra.get("calibration", {})
+    model.meta.extra["calibration"] = {label: calibration.get(label, {"method": "identity"}) for label in model.labels}
     model.meta.taxonomy_version = recipe.taxonomy_version
     model.meta.params = recipe.params
     model.meta.extra.update(
         {
             "refit_of": f"{task}/{kind}",
-            "refit_splits": list(LABELLED_SPLITS),
+            "refit_splits": [name for name in LABELLED_SPLITS if name in data.splits],
             "n_train": len(texts),
             "thresholds_from": "the recipe's validation-tuned thresholds",
+            "calibration_from": "the recipe's calibrators, fitted on its train out-of-fold scores",
         }
     )
     target = out_root / task / kind

@@ -43,6 +43,13 @@ class Batch:
     regions: list[tuple[int, int]] = field(default_factory=list)  # tagged row -> its span in the document
     seconds: float = 0.0
     operating_point: str = "balanced"  # the thresholds the batch was tagged at (serve --operating-point)
+    names: list[str] = field(default_factory=list)  # the inputs as the analyst named them, in upload order
+    folder: Path | None = None  # where the uploads are kept until the batch is dropped ("Add to corpus")
+    files: dict[str, Path] = field(default_factory=dict)  # input name -> its stored file
+
+    @property
+    def started(self) -> str:
+        return time.strftime("%H:%M:%S", time.localtime(self.created))
 
     @property
     def finished(self) -> bool:
@@ -79,18 +86,27 @@ class BatchStore:
         operating_point: str = "balanced",
     ) -> Batch:
         batch = Batch(secrets.token_urlsafe(12), model_spec, len(uploads), operating_point=operating_point)
+        batch.names, batch.folder = [u.name for u in uploads], folder
+        batch.files = {u.name: u.path for u in uploads if u.path is not None and not u.refused}
         with self._lock:
             self._batches[batch.id] = batch
             while len(self._batches) > self.keep:
                 oldest = next(iter(self._batches))
                 if not self._batches[oldest].finished:
                     break
-                del self._batches[oldest]
+                dropped = self._batches.pop(oldest)
+                if dropped.folder is not None:
+                    shutil.rmtree(dropped.folder, ignore_errors=True)
         self._worker.submit(run_batch, batch, uploads, folder, load_models, max_chars)
         return batch
 
     def shutdown(self) -> None:
+        """Stop the worker and delete every batch's stored uploads (they live as long as the server)."""
         self._worker.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            for batch in self._batches.values():
+                if batch.folder is not None:
+                    shutil.rmtree(batch.folder, ignore_errors=True)
 
 
 def run_batch(
@@ -101,7 +117,8 @@ def run_batch(
     max_chars: int,
 ) -> None:
     """Load the model set, read every upload, tag, publish. Never raises: a failure is the batch's
-    message, and the uploaded files are deleted whatever happens."""
+    message. The uploaded files stay until the batch is dropped, so "Add to corpus" can store the file
+    the analyst sent (not text extracted from it); a failed batch's are deleted at once."""
     started = time.perf_counter()
     try:
         batch.status, batch.message = "loading", f"loading model {batch.model_spec}"
@@ -124,7 +141,8 @@ def run_batch(
         batch.status, batch.message = "failed", f"{type(exc).__name__}: {exc}"
     finally:
         batch.seconds = time.perf_counter() - started
-        shutil.rmtree(folder, ignore_errors=True)
+        if batch.status == "failed":
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def read_uploads(batch: Batch, uploads: list[Upload], max_chars: int) -> tuple[list[Review], list[dict], dict]:

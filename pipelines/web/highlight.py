@@ -2,7 +2,7 @@
 boundary, each segment knowing which labels' evidence covers it.
 
 The template escapes each segment and wraps the covered ones in `<mark>`; nothing here produces
-HTML, so review text can never become markup. Colours are CSS classes (`c0`..`c9`), not inline
+HTML, so review text can never become markup. Colours are CSS classes (`c0`..`c35`), not inline
 styles, because the Content-Security-Policy forbids inline styles.
 """
 
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PALETTE = 10
+HUES = 12  # distinct background colours
+STYLES = 3  # underline styles (solid, dashed, dotted) that tell apart two labels of one hue
+PALETTE = HUES * STYLES  # a review's labels get distinct classes up to this many (the taxonomy has 35)
 
 
 @dataclass
@@ -21,10 +23,13 @@ class Segment:
     start: int = 0  # offset in the document
 
 
-def colours(row: dict) -> dict[str, int]:
-    """One colour per label of the review, in the row's order (most probable first per task)."""
+def colours(row: dict, extra: list[str] | None = None) -> dict[str, int]:
+    """One colour class per label of the review, in the row's order (most probable first per task), then
+    the labels a reader added and the other labels with evidence: 36 distinct hue x underline classes,
+    so no two labels of one review share a look (a review rarely holds more than a dozen)."""
     labels = [*row.get("harm_type", []), *row.get("learning_theme", [])]
-    labels += [label for label in row.get("evidence", {}) if label not in labels]
+    labels += [label for label in [*(extra or []), *row.get("evidence", {})] if label not in labels]
+    labels = list(dict.fromkeys(labels))
     return {label: i % PALETTE for i, label in enumerate(labels)}
 
 

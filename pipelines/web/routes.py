@@ -17,7 +17,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,25 +31,28 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ExceptionHandler
 
-from pipelines.labels.corrections import CorrectionError
+from pipelines.exports import export_rows, reader_labels_for
+from pipelines.labels.corrections import read_corrections
+from pipelines.labels.meanings import label_meanings
 from pipelines.labels.taxonomy import TASKS
-from pipelines.tagging import render
-from pipelines.web import highlight, uploads
+from pipelines.web import uploads
 from pipelines.web.batches import Batch, BatchStore
+from pipelines.web.loop import Loop
+from pipelines.web.loop_pages import LoopPages
+from pipelines.web.retrain_pages import RetrainPages
+from pipelines.web.review_pages import ReviewPages
 from pipelines.web.security import CSRF_FIELD, CsrfError, UploadTooLarge, read_form, too_large_message
 from pipelines.web.workbench import Workbench
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
-ACTIONS = {"accept": "add", "add": "add", "reject": "remove"}
 TOKEN = re.compile(r"^[\w-]{1,40}$")
-CORRECTION_FIELDS = ("task", "label", "action", "evidence", "note")
 
 
 @dataclass
-class Site:
+class Site(ReviewPages, LoopPages, RetrainPages):
     """The state every route shares. One per `create_app` call, so two apps (two tests) never share a
-    store, a secret or a workbench."""
+    store, a secret or a workbench. The review, loop and retrain routes are mixins, one module each."""
 
     workbench: Workbench
     store: BatchStore
@@ -57,6 +60,12 @@ class Site:
     max_upload_bytes: int
     choices: list[str]  # the model choices offered on the index page
     templates: Environment = TEMPLATES
+    loop: Loop = field(init=False)
+    meanings: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loop = Loop(self.workbench)
+        self.meanings = label_meanings(self.workbench.contract)
 
     def routes(self) -> list[BaseRoute]:
         """The URL map. The URLs are the workbench's interface (links, bookmarks, the e2e test): keep them."""
@@ -69,7 +78,16 @@ class Site:
             Route("/batch/{batch_id}/export.{fmt}", self.export),
             Route("/batch/{batch_id}/review/{n:int}", self.show_review),
             Route("/batch/{batch_id}/review/{n:int}/correct", self.correct, methods=["POST"]),
+            Route("/batch/{batch_id}/review/{n:int}/add", self.add_to_corpus, methods=["POST"]),
+            Route("/corpus/{review_id}", self.show_corpus_review),
+            Route("/corpus/{review_id}/correct", self.correct_corpus, methods=["POST"]),
+            Route("/corpus/{review_id}/done", self.done, methods=["POST"]),
             Route("/undo/{decision_id}", self.undo, methods=["POST"]),
+            Route("/queue", self.show_queue),
+            Route("/queue/add", self.add_files, methods=["POST"]),
+            Route("/agreement", self.show_agreement),
+            Route("/annotator", self.remember_annotator, methods=["POST"]),
+            *self.retrain_routes(),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
 
@@ -88,14 +106,21 @@ class Site:
 
     def page(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         """Render a template with what every page needs (the CSRF token for its forms, who is annotating)."""
+        context = {"annotator": self.annotator_of(request)} | context
         context |= {
             "csrf_field": CSRF_FIELD,
             "csrf": request.state.csrf_token,
-            "annotator": self.workbench.annotator,
+            "signed_in": getattr(request.state, "user", None),
+            "path": request.url.path,
             "corrections_dir": str(self.workbench.corrections_dir),
             "default_models": self.workbench.describe(),
         }
         return HTMLResponse(self.templates.get_template(template).render(request=request, **context), status)
+
+    def fragment(self, template: str, request: Request, **context: Any) -> str:
+        """A part of a page (the label panel), rendered as the full page would render it."""
+        context |= {"csrf_field": CSRF_FIELD, "csrf": request.state.csrf_token}
+        return self.templates.get_template(template).render(request=request, **context)
 
     def message(self, request: Request, status: int, title: str, message: str) -> HTMLResponse:
         """A one-message page (refusals, errors): the status code says what happened, the text says why."""
@@ -107,36 +132,6 @@ class Site:
         if batch is None:
             raise HTTPException(404, "No such batch (batches live in the server's memory until it stops).")
         return batch
-
-    def review_context(self, batch: Batch, n: int) -> dict[str, Any]:
-        """What the review page shows for row n: shared by the view and by a refused correction, which
-        re-renders the same page with the problems."""
-        if not (0 <= n < len(batch.regions)):
-            raise HTTPException(404, "No such review in this batch.")
-        row = batch.rows[n]
-        document = batch.documents.get(row["document"], "")
-        quotes = {label: items[0]["text"] for label, items in row["evidence"].items() if items}
-        return {
-            "batch": batch,
-            "n": n,
-            "row": row,
-            "tasks": TASKS,
-            "colours": highlight.colours(row),
-            "segments": highlight.segments(document, batch.regions[n], row["evidence"], row.get("sections")),
-            "outline": [
-                {
-                    "anchor": highlight.section_anchor(k),
-                    "role": sec["role"].replace("_", " "),
-                    "heading": sec["heading"],
-                }
-                for k, sec in enumerate(row.get("sections") or [])
-            ],
-            "vocabulary": self.workbench.vocabulary,
-            "quotes": quotes,
-            "blocked": self.workbench.correctable(row["review_id"]),
-            "session": self.workbench.session_decisions(row["review_id"]),
-            "on_file": self.workbench.on_file(row["review_id"]),
-        }
 
     # routes --------------------------------------------------------------------------------------
 
@@ -188,7 +183,7 @@ class Site:
         if sort in labels:
             rows.sort(key=lambda ir: -score(ir[1], sort))
         elif sort == "source":
-            rows.sort(key=lambda ir: ir[1]["source"])
+            rows.sort(key=lambda ir: uploads.walk_key(ir[1]["source"]))
         models = next((r["model"] for r in batch.rows if r.get("model")), {})
         return self.page(
             request, "batch.html", batch=batch, rows=rows, labels=labels, label=label, sort=sort, models=models
@@ -198,62 +193,23 @@ class Site:
         return JSONResponse(self.batch_or_404(request.path_params["batch_id"]).progress())
 
     async def export(self, request: Request) -> Response:
-        """The batch as `reviewtag tag` would write it (same `render`), as a download."""
+        """The batch with the analysts' work: the model's labels and, beside them, the reader labels (the
+        corrections on file applied), kept to the page's label filter. `?layout=sheet` is one column per
+        label score (no JSON in any cell); `?excel=1` adds Excel's BOM and guards formula-like cells."""
         batch = self.batch_or_404(request.path_params["batch_id"])
         fmt = request.path_params["fmt"]
-        if fmt not in ("csv", "jsonl") or batch.status != "done":
-            raise HTTPException(404, "Export is csv or jsonl, once the batch is done.")
-        media = "text/csv" if fmt == "csv" else "application/x-ndjson"
-        disposition = f'attachment; filename="reviewtag-{batch.id}.{fmt}"'
-        headers = {"content-disposition": disposition}
-        return Response(render(batch.rows, fmt), media_type=f"{media}; charset=utf-8", headers=headers)
-
-    async def show_review(self, request: Request) -> Response:
-        batch = self.batch_or_404(request.path_params["batch_id"])
-        context = self.review_context(batch, request.path_params["n"])
-        shown = self.workbench.decisions.get(request.query_params.get("recorded", ""))
-        undone = self.workbench.decisions.get(request.query_params.get("undone", ""))
-        return self.page(request, "review.html", **context, recorded=shown, undone=undone, problems=[])
-
-    async def correct(self, request: Request) -> Response:
-        """Record one decision through the workbench (validated as `reviewtag correct` validates it); a
-        refused or unwritten one re-renders the review page with the reasons and the form as typed."""
-        batch = self.batch_or_404(request.path_params["batch_id"])
-        n = request.path_params["n"]
-        context = self.review_context(batch, n)
-        form = await read_form(request, self.secret, self.max_upload_bytes)
-        value = correction_form(form)
-        try:
-            if value["action"] not in ACTIONS:
-                raise CorrectionError([f"unknown action {value['action'][:20]!r} (accept, reject or add)"])
-            decision = self.workbench.decide(
-                context["row"]["review_id"],
-                value["task"],
-                value["label"],
-                ACTIONS[value["action"]],
-                value["evidence"],
-                value["note"],
-            )
-        except CorrectionError as exc:
-            context |= {"recorded": None, "undone": None, "problems": exc.problems, "form": value}
-            return self.page(request, "review.html", 422, **context)
-        except OSError as exc:  # full disk: the line was not written, and the page must not say it was
-            where = self.workbench.corrections_dir
-            problems = [f"could not write to {where} ({exc.strerror or exc}): nothing recorded"]
-            context |= {"recorded": None, "undone": None, "problems": problems, "form": value}
-            return self.page(request, "review.html", 507, **context)
-        return RedirectResponse(f"/batch/{batch.id}/review/{n}?recorded={decision.id}#decisions", 303)
-
-    async def undo(self, request: Request) -> Response:
-        """Remove a decision's line; `back` is followed only when it is a review page of this site, so the
-        form cannot be used as an open redirect."""
-        form = await read_form(request, self.secret, self.max_upload_bytes)
-        back = str(form.get("back") or "/")
-        decision = self.workbench.undo(request.path_params["decision_id"])
-        if decision is None:
-            return self.message(request, 404, "Nothing to undo", "That line is already gone.")
-        target = back if re.fullmatch(r"/batch/[\w-]+/review/\d+", back) else "/"
-        return RedirectResponse(f"{target}?undone={decision.id}#decisions", 303)
+        layout = request.query_params.get("layout", "full")
+        if fmt not in ("csv", "jsonl") or layout not in ("full", "sheet") or batch.status != "done":
+            raise HTTPException(404, "Export is csv (full or sheet layout) or jsonl, once the batch is done.")
+        corrections, _ = read_corrections(self.workbench.corrections_dir)
+        label = request.query_params.get("label") or None
+        excel = request.query_params.get("excel") == "1" and fmt == "csv"
+        rows = batch.rows
+        kind = "sheet" if fmt == "csv" and layout == "sheet" else fmt
+        content, media, suffix = export_rows(rows, kind, reader_labels_for(rows, corrections), label, excel)
+        name = f"reviewtag-{batch.id}{'-' + label if label else ''}{'-sheet' if kind == 'sheet' else ''}{suffix}"
+        headers = {"content-disposition": f'attachment; filename="{name}"'}
+        return Response(content, media_type=media, headers=headers)
 
     # exception handlers --------------------------------------------------------------------------
 
@@ -275,11 +231,12 @@ async def healthz(request: Request) -> Response:
 
 
 def save_uploads(form: FormData, folder: Path) -> list[uploads.Upload]:
-    """Every chosen file (in `reviewtag tag FOLDER`'s order) and the pasted text, stored in `folder` under
+    """Every chosen file, in the order the browser sent them (the order the analyst chose them; "sort by
+    source" gives `reviewtag tag FOLDER`'s order), and the pasted text, stored in `folder` under
     server-chosen names; display names are made unique so two files never merge. Raises OSError (disk)."""
     received: list[uploads.Upload] = []
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
-    named = sorted(((uploads.display_name(f.filename, i), f) for i, f in enumerate(files)), key=by_walk)
+    named = [(uploads.display_name(f.filename, i), f) for i, f in enumerate(files)]
     taken: set[str] = set()
     for index, (name, upload) in enumerate(named):
         received.append(uploads.save(upload.file, uploads.unique(name, taken), index, folder))
@@ -287,19 +244,6 @@ def save_uploads(form: FormData, folder: Path) -> list[uploads.Upload]:
     if isinstance(text, str) and text.strip():
         received.append(uploads.save_text(text, uploads.unique("pasted text", taken), folder, len(received)))
     return received
-
-
-def correction_form(form: FormData) -> dict[str, str]:
-    """The correction form's fields as strings, missing ones empty, so validation sees every field and
-    reports every problem at once. The add form names its label as `task:label`."""
-    value = {k: str(form.get(k) or "") for k in CORRECTION_FIELDS}
-    if ":" in value["label"]:
-        value["task"], value["label"] = value["label"].split(":", 1)
-    return value
-
-
-def by_walk(named: tuple[str, UploadFile]) -> list[tuple[int, str]]:
-    return uploads.walk_key(named[0])
 
 
 def score(row: dict, label: str) -> float:

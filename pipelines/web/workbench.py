@@ -17,7 +17,9 @@ from datetime import date
 from pathlib import Path
 
 from pipelines import paths
-from pipelines.labels.corrections import CorrectionError, corpus_texts, read_corrections, record, remove_line
+from pipelines.corpus.added import added_stamp
+from pipelines.labels.corrections import CorrectionError, read_corrections
+from pipelines.labels.recording import corpus_texts, record, remove_line
 from pipelines.labels.taxonomy import load_contract
 from pipelines.modeling import registry
 from pipelines.modeling.resolve import ResolvedModel, resolve
@@ -45,6 +47,7 @@ class Workbench:
     corrections_dir: Path
     contract: Path
     corpus: Path = field(default_factory=lambda: paths.resolve(paths.CORPUS))
+    raw_dir: Path = field(default_factory=lambda: paths.resolve(paths.RAW))
     max_chars: int = 2_000_000
     operating_point: str = "balanced"  # thresholds every batch is tagged at (serve --operating-point)
     resolver: Callable[[str], dict[str, ResolvedModel]] = resolve
@@ -52,7 +55,7 @@ class Workbench:
     decisions: dict[str, Decision] = field(default_factory=dict, init=False)
     _models: dict[str, dict[str, ResolvedModel]] = field(default_factory=dict, init=False)
     _texts: dict[str, str] | None = field(default=None, init=False)
-    _texts_stamp: float = field(default=-1.0, init=False)
+    _texts_stamp: tuple = field(default=(), init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
@@ -76,17 +79,23 @@ class Workbench:
                 self._models[spec] = self.resolver(spec)
             return self._models[spec]
 
+    def forget_models(self) -> None:
+        """After a promotion: the next batch resolves `champion` again (the registry alias moved)."""
+        with self._lock:
+            self._models.clear()
+
     def describe(self, spec: str | None = None) -> list[str]:
         loaded = self._models.get(spec or self.default_spec, {})
         return [f"{m.name} (version {m.version})" for m in loaded.values()]
 
     def texts(self) -> dict[str, str]:
-        """The corpus texts, re-read when `dvc repro` has rewritten them; {} when there is no corpus."""
+        """The corpus texts, re-read when `dvc repro` has rewritten them or a review was added; {} when
+        there is no corpus."""
         path = Path(self.corpus)
-        stamp = path.stat().st_mtime if path.exists() else -1.0
+        stamp = (path.stat().st_mtime if path.exists() else -1.0, added_stamp(self.raw_dir))
         with self._lock:
             if self._texts is None or stamp != self._texts_stamp:
-                self._texts = corpus_texts(path) if path.exists() else {}
+                self._texts = corpus_texts(path, self.raw_dir) if path.exists() else {}
                 self._texts_stamp = stamp
             return self._texts
 
@@ -95,13 +104,12 @@ class Workbench:
         if not Path(self.corpus).exists():
             return f"Corrections are off: the corpus {self.corpus} is missing; run `dvc repro` first."
         if not review_id or review_id not in self.texts():
-            return (
-                "This review is not in the corpus, so a correction to it could not be learnt: add its file to "
-                "data/raw/ and run `dvc repro`, then correct it here."
-            )
+            return "This review is not in the corpus yet: add it (the Add to corpus button), then correct it."
         return ""
 
-    def decide(self, review_id: str, task: str, label: str, action: str, evidence: str, note: str) -> Decision:
+    def decide(
+        self, review_id: str, task: str, label: str, action: str, evidence: str, note: str, annotator: str = ""
+    ) -> Decision:
         """Validate and append one decision (raises CorrectionError with the reasons; nothing written)."""
         if why := self.correctable(review_id):
             raise CorrectionError([why])
@@ -111,7 +119,7 @@ class Workbench:
             "label": label,
             "action": action,
             "evidence": evidence.strip() if action == "add" else "",
-            "annotator": self.annotator,
+            "annotator": annotator or self.annotator,
             "date": date.today().isoformat(),
             "note": note.strip(),
         }
