@@ -138,3 +138,21 @@ def test_no_referenced_review_id_is_lost():
     documents = [r for path in sorted(RAW.glob("00[03]_*.txt")) for r in read_path(path).reviews]
     assert all(r.review_id.startswith(("nd-", f"{r.year}-")) and "Review" in r.title for r in documents)
     assert [r.area for r in documents] == ["Shropshire", "Cheshire East"]
+
+
+@pytest.mark.parametrize(
+    ("head", "year"),
+    [
+        ("Local Child Safeguarding Practice Review\n\n**Date:** July 2021\n", 2021),
+        ("Child Safeguarding Practice Review\nReport date: November 2020\n", 2020),
+        ("Serious Case Review\nDate of report: 14 November 2019\n", 2019),
+        ("Joint Serious Case Review: Child K\nPublished: September 2019\n", 2019),
+        ("Thematic review\nFinal Report \u2013 March 2022\n", 2022),
+        ("Child Safeguarding Practice Review\n\nOctober 2022\n\nContents\n", 2022),
+        ("Child Safeguarding Practice Review\n\n1.1 In 2019 the family moved to the area.\n", None),
+    ],
+)
+def test_a_reports_own_date_gives_its_year_and_an_event_year_does_not(head, year):
+    from pipelines.corpus.headers import report_year
+
+    assert report_year(head) == year

@@ -104,7 +104,16 @@ def page_year(text: str) -> int | None:
 
 
 # --- full reports without a listing header --------------------------------------------------------
-_REPORT_DATE = re.compile(rf"\bDate:?\s*(?:\w+\s+)?({YEAR})\b")
+# A report's own date, as title pages give it: "Date: July 2021", "**Date:** July 2021" (markdown), "Date of
+# report: November 2019", "Report date: May 2020", "Published: September 2019", "Report finalised: March 2022",
+# "Final Report – March 2022", "Date: 14 July 2021"; or a title-page line that is only "October 2022".
+_REPORT_DATE = re.compile(
+    r"(?:\bReport\s+date|\bDate(?: of (?:the )?(?:report|publication))?|\bPublished|\bPublication\s+date"
+    r"|\bReport\s+finali[sz]ed|\bFinal\s+report)[*_]*\s*[:\u2013\u2014-]?[*_]*"
+    rf"\s*(?:\d{{1,2}}\s+)?(?:\w+\s+)?({YEAR})\b",
+    re.I,
+)
+_DATE_LINE = re.compile(rf"^[#*_\s]*(?:{MONTH})\s+({YEAR})[*_\s]*$", re.M)
 _PARTNERSHIP = re.compile(r"([A-Z][A-Za-z&' ]{2,40}?)\s+Safeguarding\s+(?:Children'?s?\s+|Community\s+)?Partnership")
 
 
@@ -118,7 +127,7 @@ def report_title(head: str) -> str:
 
 def report_year(head: str) -> int | None:
     """The year of a report's `Date: Month YYYY` line (a bare year elsewhere is too often an event's)."""
-    date = _REPORT_DATE.search(head)
+    date = _REPORT_DATE.search(head) or _DATE_LINE.search("\n".join(head.splitlines()[:20]))
     return int(date.group(1)) if date else None
 
 
