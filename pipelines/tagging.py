@@ -30,7 +30,8 @@ from pipelines.records import Review, atomic_open
 from pipelines.text import DEFAULT_MAX_CHARS, sample_mapped
 
 SCHEMA_VERSION = 4  # 4: `thresholds` {task: {label: threshold}} applied to the row (score >= threshold <=> given)
-# and `calibrated` {task: {label: score}} (out-of-fold calibrated, comparable across labels; `scores` stay raw);
+# `calibrated` {task: {label: score}} (out-of-fold calibrated, comparable across labels; `scores` stay raw) and
+# `disagreement` {task: the largest gap between two ensemble members' scores for one label};
 # 3: `sections` of a full report; 2: evidence {"text", "start", "end"} into the document text
 CSV_FIELDS = [
     "schema_version",
@@ -43,6 +44,7 @@ CSV_FIELDS = [
     "scores",
     "thresholds",
     "calibrated",
+    "disagreement",
     "evidence",
     "sections",
     "model",
@@ -131,6 +133,7 @@ def tag_reviews(
     calibrated = {
         t: calibrated_scores(m.classifier, t, per_task[t], reading, threshold_scale) for t, m in models.items()
     }
+    spreads = {t: member_spread(per_task[t].scored) for t in models}
     rows = []
     for i, review in enumerate(tqdm(reviews, desc="evidence", unit="review", disable=not progress or None)):
         row = {
@@ -143,6 +146,7 @@ def tag_reviews(
         scores: dict[str, dict[str, float]] = {}
         thresholds: dict[str, dict[str, float]] = {}
         likely: dict[str, dict[str, float]] = {}
+        spread: dict[str, float] = {}
         evidence: dict[str, list[dict]] = {}
         row_notes = list((notes or {}).get(i, []))
         for task, resolved in models.items():
@@ -155,6 +159,7 @@ def tag_reviews(
             thresholds[task] = {label: float(limit[j]) for j, label in enumerate(model.labels)}
             scores[task] = {label: shown_score(float(proba[i, j]), limit[j]) for j, label in enumerate(model.labels)}
             likely[task] = {label: round(float(calibrated[task][i, j]), 4) for j, label in enumerate(model.labels)}
+            spread[task] = round(float(spreads[task][i]), 4)
             if len(chosen) > len(labels):
                 row_notes.append(f"{task}: top-k {top_k} dropped {len(chosen) - len(labels)} label(s) over threshold")
             spans = long_documents.evidence(model, read, i, labels, evidence_k)
@@ -165,6 +170,7 @@ def tag_reviews(
             "scores": scores,
             "thresholds": thresholds,
             "calibrated": likely,
+            "disagreement": spread,
             "evidence": evidence,
             "sections": [{"role": s.role, "heading": s.heading} | span_of(review, s.start, s.end) for s in sections[i]],
             "model": {task: {"name": m.name, "version": m.version} for task, m in models.items()},
@@ -173,6 +179,22 @@ def tag_reviews(
         }
         rows.append(row)
     return rows
+
+
+def member_spread(scored) -> np.ndarray:
+    """Per document, the largest gap between two members' scores for one label (0 for a single model): where
+    an ensemble's members disagree, a reader's decision teaches most. Members are the innermost parts that
+    score every label (a routed model's learned and rule parts each cover only some)."""
+    width = scored.proba.shape[1]
+
+    def leaves(part) -> list[np.ndarray]:
+        inner = [leaf for child in part.parts.values() for leaf in leaves(child)]
+        full = [p for p in inner if p.shape[1] == width]
+        return full or [part.proba]
+
+    members = [leaf for child in scored.parts.values() for leaf in leaves(child)] or [scored.proba]
+    stacked = np.stack(members)
+    return (stacked.max(axis=0) - stacked.min(axis=0)).max(axis=1) if len(members) > 1 else np.zeros(len(stacked[0]))
 
 
 def calibrated_scores(
@@ -255,6 +277,7 @@ def error_row(source: str, message: str) -> dict:
         "scores": {},
         "thresholds": {},
         "calibrated": {},
+        "disagreement": {},
         "evidence": {},
         "sections": [],
         "model": {},
@@ -279,7 +302,14 @@ def csv_cells(row: dict) -> dict:
     flat = dict(row)
     for task in ("harm_type", "learning_theme"):
         flat[task] = ";".join(row.get(task) or [])
-    for name, empty in (("scores", {}), ("thresholds", {}), ("calibrated", {}), ("evidence", {}), ("sections", [])):
+    for name, empty in (
+        ("scores", {}),
+        ("thresholds", {}),
+        ("calibrated", {}),
+        ("disagreement", {}),
+        ("evidence", {}),
+        ("sections", []),
+    ):
         flat[name] = json.dumps(row.get(name) or empty, ensure_ascii=False)
     flat["model"] = ";".join(f"{t}={m['name']}@{m['version']}" for t, m in (row.get("model") or {}).items())
     flat["notes"] = "; ".join(row.get("notes") or [])

@@ -40,6 +40,7 @@ class QueueEntry:
     checked_by: list[str]  # annotators whose check stands for the review
     near: int  # labels within reach of their threshold
     margin: float  # the smallest distance of a score to its threshold
+    spread: float = 0.0  # the largest gap between two ensemble members' scores on one label
 
     @property
     def checked(self) -> bool:
@@ -72,7 +73,8 @@ class Loop:
             self._shown.clear()
 
     def queue(self) -> list[QueueEntry]:
-        """Every added review, unchecked first and the least certain first among them."""
+        """Every added review, unchecked first; among them the most labels near their thresholds first, then the
+        widest disagreement between ensemble members (to a tenth), then the closest call."""
         corrections, _ = read_corrections(self.workbench.corrections_dir)
         checkers: dict[str, set[str]] = {}
         for c in corrections:
@@ -80,10 +82,12 @@ class Loop:
                 checkers.setdefault(c.review_id, set()).add(c.annotator)
         entries = []
         for review in added_reviews(self.workbench.raw_dir):
-            near, margin = uncertainty(self.show(review.review_id).row)
+            near, margin, spread = uncertainty(self.show(review.review_id).row)
             who = sorted(checkers.get(review.review_id, set()))
-            entries.append(QueueEntry(review.review_id, review.title, review.year, review.source, who, near, margin))
-        entries.sort(key=lambda e: (e.checked, -e.near, e.margin, e.review_id))
+            entries.append(
+                QueueEntry(review.review_id, review.title, review.year, review.source, who, near, margin, spread)
+            )
+        entries.sort(key=lambda e: (e.checked, -e.near, -round(e.spread, 1), e.margin, e.review_id))
         return entries
 
     def neighbours(self, review_id: str) -> tuple[str | None, str | None, tuple[int, int]]:

@@ -104,9 +104,10 @@ def _standing(given: bool, decision: Correction | None, check: Correction | None
     return "", "", ""
 
 
-def uncertainty(row: dict) -> tuple[int, float]:
-    """(labels within NEAR of their threshold, the smallest distance of any label to its threshold): the
-    queue puts the reviews the models were least sure of first."""
+def uncertainty(row: dict) -> tuple[int, float, float]:
+    """(labels within NEAR of their threshold, the smallest distance of any label to its threshold, the
+    largest gap between two ensemble members on one label): the queue puts the reviews the models were
+    least sure of, and disagreed most on, first."""
     near, margin = 0, 1.0
     for task in TASKS:
         thresholds = thresholds_of(row, task)
@@ -114,4 +115,5 @@ def uncertainty(row: dict) -> tuple[int, float]:
             distance = abs(float(score) - thresholds.get(label, 0.5))
             near += distance <= NEAR
             margin = min(margin, distance)
-    return near, margin
+    spread = max((float(v) for v in (row.get("disagreement") or {}).values()), default=0.0)
+    return near, margin, spread
