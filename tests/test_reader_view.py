@@ -66,3 +66,10 @@ def test_member_spread_is_the_largest_gap_between_members_on_one_label():
     ensemble = Scores(np.array([[0.8, 0.25], [0.5, 0.48]]), parts={"lexicon": lexicon, "tfidf": tfidf})
     assert np.allclose(member_spread(ensemble), [0.3, 0.05])
     assert np.allclose(member_spread(Scores(np.array([[0.3, 0.9]]))), [0.0])
+
+
+def test_a_reader_label_outside_the_models_vocabulary_is_listed_unscored():
+    added = line(task="harm_type", label="harmful_sexual_behaviour", action="add", evidence="abuse by a sibling")
+    harm = {v.label: v for v in label_views(ROW, [added], {}, {})["harm_type"]}
+    assert harm["harmful_sexual_behaviour"].status == "added" and harm["harmful_sexual_behaviour"].final
+    assert not harm["harmful_sexual_behaviour"].scored and harm["neglect"].scored

@@ -30,6 +30,7 @@ class LabelView:
     meaning: str = ""
     colour: int = 0
     likely: float | None = None  # the calibrated score: about how often a label scored so is right
+    scored: bool = True  # False: a reader's label the model does not score (outside its vocabulary)
 
     @property
     def near(self) -> bool:
@@ -62,7 +63,11 @@ def label_views(
         latest[(c.task, c.label)] = c
     out: dict[str, list[LabelView]] = {}
     for task in TASKS:
-        scores = (row.get("scores") or {}).get(task, {})
+        scores = dict((row.get("scores") or {}).get(task, {}))
+        unscored = {c.label for c in mine if c.task == task and c.label not in scores} | {
+            label for label in final[task] if label not in scores
+        }
+        scores |= {label: 0.0 for label in sorted(unscored)}
         calibrated = (row.get("calibrated") or {}).get(task, {})
         thresholds = thresholds_of(row, task)
         given = set(row.get(task) or [])
@@ -85,6 +90,7 @@ def label_views(
                     meanings.get(label, ""),
                     colours.get(label, 0),
                     calibrated.get(label),
+                    label not in unscored,
                 )
             )
         views.sort(key=lambda v: (not (v.given or v.final or v.status), -v.score))
