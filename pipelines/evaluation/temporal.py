@@ -39,7 +39,8 @@ def evaluated_splits(data) -> tuple[str, ...]:
     return EVAL_SPLITS + (("later",) if later is not None and len(later.ids) else ())
 
 
-SHORT_SPLIT = {"cv": "cv", "validation": "val", "test": "test"}  # in DVC metrics; the rest in evaluation.json
+# in DVC metrics (later: once it holds a review); the rest in evaluation.json
+SHORT_SPLIT = {"cv": "cv", "validation": "val", "test": "test", "later": "later"}
 TARGETS = ("reader", "keyword")  # reader-corrected labels (primary), NSPCC keyword labels alone
 
 
