@@ -127,13 +127,16 @@ def tag_reviews(
         )
         for task, resolved in models.items()
     }
-    limits = {
-        t: applied_thresholds(m.classifier, t, reading, threshold_scale, operating_point) for t, m in models.items()
+    tasks = {
+        t: TaskReading(
+            m.classifier,
+            per_task[t],
+            applied_thresholds(m.classifier, t, reading, threshold_scale, operating_point),
+            calibrated_scores(m.classifier, t, per_task[t], reading, threshold_scale),
+            member_spread(per_task[t].scored),
+        )
+        for t, m in models.items()
     }
-    calibrated = {
-        t: calibrated_scores(m.classifier, t, per_task[t], reading, threshold_scale) for t, m in models.items()
-    }
-    spreads = {t: member_spread(per_task[t].scored) for t in models}
     rows = []
     for i, review in enumerate(tqdm(reviews, desc="evidence", unit="review", disable=not progress or None)):
         row = {
@@ -143,35 +146,14 @@ def tag_reviews(
             "review_id": review.review_id,
             "title": review.title,
         }
-        scores: dict[str, dict[str, float]] = {}
-        thresholds: dict[str, dict[str, float]] = {}
-        likely: dict[str, dict[str, float]] = {}
-        spread: dict[str, float] = {}
-        evidence: dict[str, list[dict]] = {}
+        cells: dict[str, dict] = {"scores": {}, "thresholds": {}, "calibrated": {}, "disagreement": {}, "evidence": {}}
         row_notes = list((notes or {}).get(i, []))
-        for task, resolved in models.items():
-            model, read = resolved.classifier, per_task[task]
-            proba = read.scored.proba
-            chosen = [j for j in np.argsort(-proba[i], kind="stable") if read.decided[i, j]]
-            labels = [model.labels[j] for j in (chosen if top_k is None else chosen[:top_k])]
-            row[task] = labels
-            limit = limits[task][1 if read.views[i].long else 0]
-            thresholds[task] = {label: float(limit[j]) for j, label in enumerate(model.labels)}
-            scores[task] = {label: shown_score(float(proba[i, j]), limit[j]) for j, label in enumerate(model.labels)}
-            likely[task] = {label: round(float(calibrated[task][i, j]), 4) for j, label in enumerate(model.labels)}
-            spread[task] = round(float(spreads[task][i]), 4)
-            if len(chosen) > len(labels):
-                row_notes.append(f"{task}: top-k {top_k} dropped {len(chosen) - len(labels)} label(s) over threshold")
-            spans = long_documents.evidence(model, read, i, labels, evidence_k)
-            evidence |= {label: [verbatim(review, a, b) for a, b in found if b > a] for label, found in spans.items()}
-            if read.views[i].note:
-                row_notes.append(f"{task}: {read.views[i].note}")
-        row |= {
-            "scores": scores,
-            "thresholds": thresholds,
-            "calibrated": likely,
-            "disagreement": spread,
-            "evidence": evidence,
+        for task, reading_of_task in tasks.items():
+            row[task], found, task_notes = reading_of_task.cells(task, i, review, top_k, evidence_k)
+            for name, value in found.items():
+                cells[name] = cells[name] | value if name == "evidence" else cells[name] | {task: value}
+            row_notes += task_notes
+        row |= cells | {
             "sections": [{"role": s.role, "heading": s.heading} | span_of(review, s.start, s.end) for s in sections[i]],
             "model": {task: {"name": m.name, "version": m.version} for task, m in models.items()},
             "notes": row_notes,
@@ -179,6 +161,38 @@ def tag_reviews(
         }
         rows.append(row)
     return rows
+
+
+@dataclass
+class TaskReading:
+    """One task's reading of a batch, and what each of its rows shows of it."""
+
+    model: ReviewClassifier
+    read: long_documents.Reading
+    limits: tuple[np.ndarray, np.ndarray]  # thresholds for summaries, for full reports
+    calibrated: np.ndarray
+    spread: np.ndarray
+
+    def cells(self, task: str, i: int, review: Review, top_k: int | None, evidence_k: int):
+        """(labels, {scores, thresholds, calibrated, disagreement, evidence}, notes) of document i."""
+        model, read, proba = self.model, self.read, self.read.scored.proba
+        chosen = [j for j in np.argsort(-proba[i], kind="stable") if read.decided[i, j]]
+        labels = [model.labels[j] for j in (chosen if top_k is None else chosen[:top_k])]
+        limit = self.limits[1 if read.views[i].long else 0]
+        notes = []
+        if len(chosen) > len(labels):
+            notes.append(f"{task}: top-k {top_k} dropped {len(chosen) - len(labels)} label(s) over threshold")
+        if read.views[i].note:
+            notes.append(f"{task}: {read.views[i].note}")
+        spans = long_documents.evidence(model, read, i, labels, evidence_k)
+        found = {
+            "scores": {label: shown_score(float(proba[i, j]), limit[j]) for j, label in enumerate(model.labels)},
+            "thresholds": {label: float(limit[j]) for j, label in enumerate(model.labels)},
+            "calibrated": {label: round(float(self.calibrated[i, j]), 4) for j, label in enumerate(model.labels)},
+            "disagreement": round(float(self.spread[i]), 4),
+            "evidence": {label: [verbatim(review, a, b) for a, b in f if b > a] for label, f in spans.items()},
+        }
+        return labels, found, notes
 
 
 def member_spread(scored) -> np.ndarray:
