@@ -430,3 +430,37 @@ def test_a_full_report_shows_its_outline_and_each_section_is_a_place_to_jump_to(
     export = client.get(f"{batch}/export.jsonl").text
     row = json.loads(export.splitlines()[0])
     assert [s["role"] for s in row["sections"]][:3] == ["front_matter", "contents", "introduction"]
+
+
+def test_an_annotator_withdraws_their_own_line_from_an_earlier_session_and_no_one_elses(client, web_project):
+    from pipelines.labels.recording import record
+    from pipelines.labels.taxonomy import load_contract
+
+    project, texts = web_project
+    review_id = next(iter(texts))
+    vocabulary = load_contract(project / "data/taxonomy_contract.md")
+    base = {"review_id": review_id, "task": "harm_type", "action": "remove", "evidence": "", "date": "2026-11-30"}
+    record(
+        base | {"label": "neglect", "annotator": ANNOTATOR, "note": "earlier session"},
+        texts,
+        vocabulary,
+        project / "data/corrections",
+    )
+    record(
+        base | {"label": "homicide", "annotator": "someone-else", "note": "theirs"},
+        texts,
+        vocabulary,
+        project / "data/corrections",
+    )
+    page = client.get(f"/corpus/{review_id}").text
+    assert page.count('class="decision undo withdraw"') == 1  # only the annotator's own line offers it
+    mine = f"data/corrections/{ANNOTATOR}.jsonl:1"
+    theirs = "data/corrections/someone-else.jsonl:1"
+    headers = {"x-requested-with": "fetch"}
+    refused = client.post(
+        f"/corpus/{review_id}/withdraw", data={"csrf": token(client), "origin": theirs}, headers=headers
+    )
+    assert refused.status_code == 404 and (project / "data/corrections/someone-else.jsonl").read_text().strip()
+    done = client.post(f"/corpus/{review_id}/withdraw", data={"csrf": token(client), "origin": mine}, headers=headers)
+    assert done.status_code == 200 and done.json()["ok"] and "Withdrawn" in done.json()["message"]
+    assert corrections_lines(project) == []

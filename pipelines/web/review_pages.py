@@ -213,6 +213,18 @@ class ReviewPages:
             self.corpus_target_of(parts[1]) if parts[0] == "corpus" else self.batch_target_of(parts[1], int(parts[3]))
         )
 
+    async def withdraw(self, request: Request) -> Response:
+        """Take back one of your own lines on file for this review (from any session)."""
+        is_corpus = "review_id" in request.path_params
+        target = self.corpus_target(request) if is_corpus else self.batch_target(request)
+        form = await read_form(request, self.secret, self.max_upload_bytes)
+        annotator = self.annotator_of(request, form)
+        line = self.workbench.withdraw(target.review_id, str(form.get("origin") or ""), annotator)
+        if line is None:
+            problems = [f"that line is not one of {annotator}'s lines for this review, or it is already gone"]
+            return self.answer(request, target, annotator, 404, problems=problems)
+        return self.answer(request, target, annotator, 200, message=f"Withdrawn: {line[:120]}")
+
     async def done(self, request: Request) -> Response:
         """Mark the review checked by this annotator, then go on to the next review in the queue."""
         target = self.corpus_target(request)

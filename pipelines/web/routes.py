@@ -82,6 +82,8 @@ class Site(ReviewPages, LoopPages, RetrainPages):
             Route("/corpus/{review_id}", self.show_corpus_review),
             Route("/corpus/{review_id}/correct", self.correct_corpus, methods=["POST"]),
             Route("/corpus/{review_id}/done", self.done, methods=["POST"]),
+            Route("/corpus/{review_id}/withdraw", self.withdraw, methods=["POST"]),
+            Route("/batch/{batch_id}/review/{n:int}/withdraw", self.withdraw, methods=["POST"]),
             Route("/undo/{decision_id}", self.undo, methods=["POST"]),
             Route("/queue", self.show_queue),
             Route("/queue/add", self.add_files, methods=["POST"]),

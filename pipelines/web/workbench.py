@@ -138,6 +138,24 @@ class Workbench:
         decision.undone = True
         return decision
 
+    def withdraw(self, review_id: str, origin: str, annotator: str) -> str | None:
+        """Remove one of `annotator`'s own lines on file for the review, written in any session (`origin` is
+        the line's `file:line`); None when that line is not theirs, not this review's, or already gone. Another
+        annotator's line is never removed here: disagreeing is a decision of one's own."""
+        file_name, _, number = origin.rpartition(":")
+        path = Path(self.corrections_dir) / f"{annotator}.jsonl"
+        if Path(file_name).name != path.name or not number.isdigit() or not path.is_file():
+            return None
+        lines = path.read_text(encoding="utf-8").splitlines()
+        k = int(number) - 1
+        if not 0 <= k < len(lines):
+            return None
+        found, _ = read_corrections(path)
+        mine = next((c for c in found if c.origin.endswith(f":{number}")), None)
+        if mine is None or mine.review_id != review_id or mine.annotator != annotator:
+            return None
+        return lines[k] if remove_line(path, lines[k]) else None
+
     def session_decisions(self, review_id: str) -> list[Decision]:
         return [d for d in self.decisions.values() if d.review_id == review_id]
 
