@@ -128,7 +128,8 @@ def test_upload_read_correct_export_in_a_browser(browser, live_server, tmp_path)
     page.click("#add-form button")
     wanted = "add harm_type/harmful_sexual_behaviour"  # the panel is re-rendered in place, not reloaded
     page.wait_for_function("t => (document.getElementById('recorded') || {}).textContent?.includes(t)", arg=wanted)
-    assert page.locator("ul.session li").count() == 2 and page.locator("form.undo").count() == 2
+    assert page.locator("ul.session li").count() == 2 and page.locator("ul.session form.undo").count() == 2
+    assert page.locator("ul.on-file form.withdraw").count() == 2  # own lines on file can be withdrawn too
     keep = os.environ.get("REVIEWTAG_SCREENSHOT_DIR")  # relative to the repository, not the test's cwd
     screenshot = (ROOT / keep if keep else tmp_path) / "workbench_e2e.png"
     page.screenshot(path=str(screenshot), full_page=True)
