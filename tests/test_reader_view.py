@@ -73,3 +73,13 @@ def test_a_reader_label_outside_the_models_vocabulary_is_listed_unscored():
     harm = {v.label: v for v in label_views(ROW, [added], {}, {})["harm_type"]}
     assert harm["harmful_sexual_behaviour"].status == "added" and harm["harmful_sexual_behaviour"].final
     assert not harm["harmful_sexual_behaviour"].scored and harm["neglect"].scored
+
+
+def test_a_label_kept_at_a_check_shows_the_checkers_quote():
+    added = line(
+        task="harm_type", label="physical_abuse", action="add", evidence="bruises on the baby", date="2026-11-01"
+    )
+    check = line(action="checked", labels={"harm_type": ["neglect", "physical_abuse"], "learning_theme": []})
+    harm = {v.label: v for v in label_views(ROW, [added, check], {}, {})["harm_type"]}
+    assert harm["physical_abuse"].status == "checked" and harm["physical_abuse"].note == "bruises on the baby"
+    assert harm["neglect"].status == "checked" and harm["neglect"].note == ""

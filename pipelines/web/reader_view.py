@@ -59,8 +59,11 @@ def label_views(
     final = reader_labels(review_id, row, mine)
     check = latest_checks(mine).get(review_id)
     latest: dict[tuple[str, str], Correction] = {}
+    quoted: dict[tuple[str, str], str] = {}  # the checker's own quotes from before the check, still shown
     for c in sorted((c for c in mine if not c.is_check), key=lambda c: c.date):
         latest[(c.task, c.label)] = c
+        if check and c.annotator == check.annotator and c.date <= check.date and c.action == "add":
+            quoted[(c.task, c.label)] = c.evidence
     out: dict[str, list[LabelView]] = {}
     for task in TASKS:
         scores = dict((row.get("scores") or {}).get(task, {}))
@@ -75,6 +78,8 @@ def label_views(
         for label, score in scores.items():
             decision = latest.get((task, label))
             status, by, note = _standing(label in given, decision, check, task, label)
+            if status == "checked" and not note:
+                note = quoted.get((task, label), "")
             views.append(
                 LabelView(
                     task,
