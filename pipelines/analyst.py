@@ -19,13 +19,18 @@ class UnknownReviewError(LookupError):
     """A review id that neither the corpus nor the added folder holds."""
 
 
-def find_review(review_id: str, corpus: Path | None = None, raw_dir: Path | None = None) -> Review:
+def find_review(
+    review_id: str, corpus: Path | None = None, raw_dir: Path | None = None, added: list[Review] | None = None
+) -> Review:
     """The review as a reader sees it: an added review is re-read from its stored file (so evidence is
-    quoted from the document), a corpus review from the corpus file."""
-    from pipelines.corpus.added import find_added
+    quoted from the document), a corpus review from the corpus file. `added`: the added reviews when the
+    caller has them already parsed (the page keeps them), else they are read here."""
+    from pipelines.corpus.added import added_reviews
     from pipelines.records import read_jsonl
 
-    found = find_added(review_id, raw_dir)
+    found = next(
+        (r for r in (added if added is not None else added_reviews(raw_dir)) if r.review_id == review_id), None
+    )
     if found:
         return found
     corpus = paths.resolve(corpus or paths.CORPUS)
@@ -58,9 +63,22 @@ def check(
 ) -> tuple[Path, dict[str, list[str]]]:
     """Mark a review checked by `annotator` (raises CorrectionError, UnknownReviewError). The note names the
     models the labels came from, so a check can be traced to what the annotator was shown."""
-    review = find_review(review_id)
-    labels, row = model_labels(review, models, operating_point)
+    _, row = model_labels(find_review(review_id), models, operating_point)
+    return check_row(row, annotator, corpus_texts(), vocabulary, corrections_dir, note)
+
+
+def check_row(
+    row: dict,
+    annotator: str,
+    texts: dict[str, str],
+    vocabulary: dict[str, list[str]],
+    corrections_dir: Path,
+    note: str = "",
+) -> tuple[Path, dict[str, list[str]]]:
+    """Record the check of a review the annotator was shown as `row` (its labels, and in the note the models
+    they came from); the CLI and the page both check through here."""
+    labels = {task: list(row.get(task) or []) for task in TASKS}
     shown = ", ".join(f"{m['name']} {m['version']}" for m in row.get("model", {}).values())
     note = "; ".join(part for part in (f"models: {shown}" if shown else "", note.strip()) if part)
-    path, _, final = record_check(review_id, labels, annotator, corpus_texts(), vocabulary, corrections_dir, note)
+    path, _, final = record_check(row["review_id"], labels, annotator, texts, vocabulary, corrections_dir, note)
     return path, final

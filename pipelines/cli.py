@@ -25,6 +25,7 @@ from pipelines.cli_options import (
     check_operating_point,
     export_format,
     fail,
+    resolve_models,
 )
 from pipelines.paths import resolve
 from pipelines.text import DEFAULT_MAX_CHARS
@@ -41,15 +42,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Harm-type and learning-theme tags for child safeguarding case reviews.",
 )
-
-
-def _resolve(spec: str, backend: str | None = None):
-    from pipelines.modeling.resolve import ModelNotFoundError, resolve
-
-    try:
-        return resolve(spec, backend=check_backend(backend))
-    except (ModelNotFoundError, FileNotFoundError, ValueError) as exc:
-        fail(str(exc))
 
 
 def _show_progress(quiet: bool) -> bool:
@@ -84,7 +76,7 @@ def tag(
     from pipelines.exports import export_rows
     from pipelines.tagging import collect_reviews, emit_documents, error_row, tag_reviews, write_atomic
 
-    models = _resolve(model, backend)
+    models = resolve_models(model, backend)
 
     def report(source: str, message: str) -> None:
         typer.echo(f"reviewtag: {source}: {message}", err=True)
@@ -134,7 +126,7 @@ def evaluate(
         dataset = load_gold(gold)
     except GoldError as exc:
         fail(str(exc))
-    result = evaluation_report(_resolve(model, backend), dataset, report, check_operating_point(operating_point))
+    result = evaluation_report(resolve_models(model, backend), dataset, report, check_operating_point(operating_point))
     for task, r in result["tasks"].items():
         typer.echo(
             f"{task} [{r['model']} {r['version']}]  micro-F1 {r['micro_f1']:.3f}  macro-F1 {r['macro_f1']:.3f}"
@@ -162,7 +154,7 @@ def compare(
     from pipelines.evaluation.reports import GoldError, compare_markdown, compare_task, load_gold, test_split_set
     from pipelines.records import write_json
 
-    models_a, models_b = _resolve(a), _resolve(b)
+    models_a, models_b = resolve_models(a), resolve_models(b)
     try:
         gold_set = load_gold(gold) if gold else None
     except GoldError as exc:
@@ -281,7 +273,7 @@ def serve(
 
     from pipelines.config import LabelConfig, ServeConfig, load_section
     from pipelines.labels.recording import ANNOTATOR
-    from pipelines.modeling.resolve import resolve as resolve_models
+    from pipelines.modeling.resolve import resolve as resolve_spec
 
     if not ANNOTATOR.fullmatch(annotator):
         fail(f"--annotator {annotator!r}: use letters, digits, '.', '_' or '-' (it names a file)")
@@ -299,7 +291,7 @@ def serve(
         fail(str(exc))
 
     label, settings = load_section("label", LabelConfig), load_section("serve", ServeConfig)
-    resolver = functools.partial(resolve_models, backend=check_backend(backend))
+    resolver = functools.partial(resolve_spec, backend=check_backend(backend))
     point = check_operating_point(operating_point)  # usage errors before the try: they exit with their own line
     try:
         workbench = Workbench(

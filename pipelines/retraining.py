@@ -217,14 +217,19 @@ def read_status(folder: Path) -> dict[str, Any]:
     return state | {"log": paths.shown(folder / "log.txt")}
 
 
-def status(job_id: str, root: str | Path | None = None) -> dict[str, Any]:
-    """One job's status; RetrainError for an id that is malformed or unknown."""
+def job_folder(job_id: str, root: str | Path | None = None) -> Path:
+    """A job's folder; RetrainError for an id that is malformed or unknown (never a path outside the jobs)."""
     if not JOB_ID.match(job_id or ""):
         raise RetrainError(f"{job_id!r} is not a retrain job id")
     folder = _base(root) / job_id
     if not folder.is_dir():
         raise RetrainError(f"no retrain job {job_id}")
-    return read_status(folder)
+    return folder
+
+
+def status(job_id: str, root: str | Path | None = None) -> dict[str, Any]:
+    """One job's status; RetrainError for an id that is malformed or unknown."""
+    return read_status(job_folder(job_id, root))
 
 
 def jobs(root: str | Path | None = None, limit: int | None = None) -> list[dict[str, Any]]:

@@ -224,11 +224,10 @@ def calibrated_scores(
 def applied_thresholds(
     model: ReviewClassifier, task: str, reading: LongDocumentsConfig, threshold_scale: float, operating_point: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The limits `long_documents.read` decides at, (summary, full report), computed as `model.decide`
-    computes them (same products, same clip), so a row can show the thresholds it was tagged at."""
+    """The limits `long_documents.read` decides at, (summary, full report): `model.limits`, the very ones
+    `model.decide` compares with, so a row shows the thresholds it was tagged at."""
     scale = reading.harm_threshold_scale if task == "harm_type" else reading.theme_threshold_scale
-    at = model.thresholds_at(operating_point)
-    return np.clip(at * threshold_scale, 0.0, 1.0), np.clip(at * (threshold_scale * scale), 0.0, 1.0)
+    return model.limits(operating_point, threshold_scale), model.limits(operating_point, threshold_scale * scale)
 
 
 def shown_score(proba: float, threshold: float) -> float:

@@ -119,7 +119,3 @@ def added_reviews(raw_dir: Path | None = None) -> list[Review]:
             continue
         out += [clean_review(r, config.drop_truncated_tail) for r in parsed.reviews]
     return out
-
-
-def find_added(review_id: str, raw_dir: Path | None = None) -> Review | None:
-    return next((r for r in added_reviews(raw_dir) if r.review_id == review_id), None)

@@ -178,8 +178,7 @@ class ReviewClassifier(ABC):
 
     def decide(self, proba: np.ndarray, threshold_scale: float = 1.0, operating_point: str = "balanced") -> np.ndarray:
         """Labels from probabilities this model computed, at an operating point's thresholds (scaled)."""
-        limits = np.clip(self.thresholds_at(operating_point) * threshold_scale, 0.0, 1.0)
-        return (np.asarray(proba) >= limits).astype(np.int8)
+        return (np.asarray(proba) >= self.limits(operating_point, threshold_scale)).astype(np.int8)
 
     # --- calibrated scores (pipelines.evaluation.calibration) ------------------------------------
     @property
@@ -189,8 +188,9 @@ class ReviewClassifier(ABC):
         scores are then its raw ones."""
         return self.meta.extra.get("calibration", {})
 
-    def _limits(self, operating_point: str, threshold_scale: float | np.ndarray) -> np.ndarray:
-        """The thresholds `decide` compares with: (labels,), or (docs, labels) for one scale per document."""
+    def limits(self, operating_point: str = "balanced", threshold_scale: float | np.ndarray = 1.0) -> np.ndarray:
+        """The thresholds `decide` compares with, scaled and clipped: (labels,), or (docs, labels) for one
+        scale per document. The one definition: tag rows show these, calibration maps these."""
         scale = np.asarray(threshold_scale, dtype=float)
         return np.clip(self.thresholds_at(operating_point) * (scale[:, None] if scale.ndim == 1 else scale), 0.0, 1.0)
 
@@ -199,7 +199,7 @@ class ReviewClassifier(ABC):
     ) -> np.ndarray:
         """An operating point's thresholds (times `threshold_scale`: a float, or one per document)
         through each label's calibrator: the calibrated score a label needs to be given."""
-        return calibrate_matrix(self.calibration, self.labels, self._limits(operating_point, threshold_scale))
+        return calibrate_matrix(self.calibration, self.labels, self.limits(operating_point, threshold_scale))
 
     def calibrate(self, proba: np.ndarray, threshold_scale: float | np.ndarray = 1.0) -> np.ndarray:
         """Raw probabilities this model computed (docs, labels), calibrated per label so a score means
@@ -210,7 +210,7 @@ class ReviewClassifier(ABC):
         raw = np.asarray(proba, dtype=float)
         calibrated = calibrate_matrix(self.calibration, self.labels, raw)
         for point in OPERATING_POINTS:
-            limits = self._limits(point, threshold_scale)
+            limits = self.limits(point, threshold_scale)
             calibrated_limits = calibrate_matrix(self.calibration, self.labels, limits)
             calibrated = keep_decisions(raw, calibrated, limits, calibrated_limits)
         return calibrated

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines import analyst
-from pipelines.corpus.added import add_documents, added_reviews
-from pipelines.labels.corrections import latest_checks, read_corrections
-from pipelines.labels.recording import record_check
+from pipelines.corpus.added import add_documents, added_reviews, added_stamp
+from pipelines.labels.corrections import read_corrections
+from pipelines.records import Review
 from pipelines.web.batches import region_of
 from pipelines.web.reader_view import uncertainty
 
@@ -51,7 +51,17 @@ class QueueEntry:
 class Loop:
     workbench: object  # pipelines.web.workbench.Workbench (not imported: it imports nothing from here)
     _shown: dict[tuple[str, str, str], Shown] = field(default_factory=dict, init=False)
+    _added: tuple[tuple, list[Review]] = field(default=((), []), init=False)  # (folder stamp, parsed reviews)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def added(self) -> list[Review]:
+        """The added reviews, parsed once per change of the added folder (every review page and the queue
+        need them; a folder of full reports takes seconds to parse)."""
+        stamp = added_stamp(self.workbench.raw_dir)
+        with self._lock:
+            if self._added[0] != stamp or not stamp:
+                self._added = (stamp, added_reviews(self.workbench.raw_dir))
+            return self._added[1]
 
     def show(self, review_id: str) -> Shown:
         """Tag a corpus review with the server's default models (raises analyst.UnknownReviewError)."""
@@ -60,7 +70,7 @@ class Loop:
         with self._lock:
             if key in self._shown:
                 return self._shown[key]
-        review = analyst.find_review(review_id, wb.corpus, wb.raw_dir)
+        review = analyst.find_review(review_id, wb.corpus, wb.raw_dir, self.added())
         _, row = analyst.model_labels(review, wb.models(wb.default_spec), wb.operating_point)
         shown = Shown(row, review.document_text or review.text, region_of(review))
         with self._lock:
@@ -81,7 +91,7 @@ class Loop:
             if c.is_check:
                 checkers.setdefault(c.review_id, set()).add(c.annotator)
         entries = []
-        for review in added_reviews(self.workbench.raw_dir):
+        for review in self.added():
             near, margin, spread = uncertainty(self.show(review.review_id).row)
             who = sorted(checkers.get(review.review_id, set()))
             entries.append(
@@ -104,12 +114,7 @@ class Loop:
     def check(self, review_id: str, annotator: str) -> dict[str, list[str]]:
         """Mark the review checked with the labels the page shows the annotator (CorrectionError if invalid)."""
         wb = self.workbench
-        row = self.show(review_id).row
-        labels = {task: list(row.get(task) or []) for task in wb.vocabulary}
-        shown = ", ".join(f"{m['name']} {m['version']}" for m in row.get("model", {}).values())
-        _, _, final = record_check(
-            review_id, labels, annotator, wb.texts(), wb.vocabulary, wb.corrections_dir, f"models: {shown}"
-        )
+        _, final = analyst.check_row(self.show(review_id).row, annotator, wb.texts(), wb.vocabulary, wb.corrections_dir)
         return final
 
     def add(self, files: list[Path], names: list[str] | None = None) -> list:
@@ -127,8 +132,3 @@ class Loop:
         for result in results:
             result.source = Path(result.source).name
         return results
-
-    def checked_by(self, review_id: str) -> list[str]:
-        corrections, _ = read_corrections(self.workbench.corrections_dir)
-        check = latest_checks(corrections).get(review_id)
-        return [check.annotator] if check else []

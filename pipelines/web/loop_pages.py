@@ -21,19 +21,22 @@ from pipelines.web.security import read_form
 
 
 class LoopPages:
-    async def show_queue(self, request: Request) -> Response:
+    def queue_page(self, request: Request, added: list | None = None) -> Response:
+        """The queue, with the results of an upload just added (if any)."""
         entries = self.loop.queue()
-        checked = sum(e.checked for e in entries)
         return self.page(
             request,
             "queue.html",
             entries=entries,
-            checked=checked,
+            checked=sum(e.checked for e in entries),
             total=len(entries),
             first=next((e.review_id for e in entries if not e.checked), None),
             done=request.query_params.get("done"),
-            added=[],
+            added=added or [],
         )
+
+    async def show_queue(self, request: Request) -> Response:
+        return self.queue_page(request)
 
     async def add_files(self, request: Request) -> Response:
         """Upload newly published reviews straight into the corpus (as `reviewtag add`), then show the queue."""
@@ -53,17 +56,7 @@ class LoopPages:
             shutil.rmtree(folder, ignore_errors=True)
         if not results:
             return self.message(request, 400, "Nothing added", "Choose one or more files.")
-        entries = self.loop.queue()
-        return self.page(
-            request,
-            "queue.html",
-            entries=entries,
-            checked=sum(e.checked for e in entries),
-            total=len(entries),
-            first=next((e.review_id for e in entries if not e.checked), None),
-            done=None,
-            added=results,
-        )
+        return self.queue_page(request, results)
 
     async def show_agreement(self, request: Request) -> Response:
         corrections, problems = read_corrections(self.workbench.corrections_dir)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.labels.corrections import Correction, apply_corrections, latest_checks
+from pipelines.exports import reader_labels_for
+from pipelines.labels.corrections import Correction, latest_checks
 from pipelines.labels.taxonomy import TASKS
 
 NEAR = 0.10  # a score this close to its label's threshold is a decision the model was unsure of
@@ -43,12 +44,6 @@ def thresholds_of(row: dict, task: str) -> dict[str, float]:
     return {label: float(given.get(label, 0.5)) for label in (row.get("scores") or {}).get(task, {})}
 
 
-def reader_labels(review_id: str, row: dict, corrections: list[Correction]) -> dict[str, list[str]]:
-    """The labels as the readers have them now: the model's, after every decision and check on file."""
-    base = {task: list(row.get(task) or []) for task in TASKS}
-    return apply_corrections({review_id: base}, [c for c in corrections if c.review_id == review_id]).labels[review_id]
-
-
 def label_views(
     row: dict, corrections: list[Correction], meanings: dict[str, str], colours: dict[str, int]
 ) -> dict[str, list[LabelView]]:
@@ -56,7 +51,7 @@ def label_views(
     label of the task (the "all scores" list), each with its standing."""
     review_id = row["review_id"]
     mine = [c for c in corrections if c.review_id == review_id]
-    final = reader_labels(review_id, row, mine)
+    final = reader_labels_for([row], mine)[review_id]
     check = latest_checks(mine).get(review_id)
     latest: dict[tuple[str, str], Correction] = {}
     quoted: dict[tuple[str, str], str] = {}  # the checker's own quotes from before the check, still shown

@@ -66,10 +66,9 @@ class RetrainPages:
 
     def job_folder(self, job_id: str) -> Path:
         try:
-            retraining.status(job_id)
+            return retraining.job_folder(job_id)
         except retraining.RetrainError as exc:
             raise HTTPException(404, str(exc)) from exc
-        return retraining._base(None) / job_id
 
     async def show_retrain(self, request: Request) -> Response:
         jobs = retraining.jobs(limit=10)

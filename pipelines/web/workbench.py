@@ -158,8 +158,3 @@ class Workbench:
 
     def session_decisions(self, review_id: str) -> list[Decision]:
         return [d for d in self.decisions.values() if d.review_id == review_id]
-
-    def on_file(self, review_id: str) -> list[dict]:
-        """Every correction already on disk for the review, whoever wrote it (read-only on the page)."""
-        found, _ = read_corrections(self.corrections_dir)
-        return [c.to_dict() | {"origin": c.origin} for c in found if c.review_id == review_id]
