@@ -44,7 +44,7 @@ def find_review(
     )
 
 
-def model_labels(review: Review, models: dict, operating_point: str = "balanced") -> tuple[dict[str, list[str]], dict]:
+def model_labels(review: Review, models: dict, operating_point: str = "default") -> tuple[dict[str, list[str]], dict]:
     """The labels the models give the review (and the whole tag row, for its scores and evidence)."""
     from pipelines.tagging import tag_reviews
 
@@ -58,7 +58,7 @@ def check(
     models: dict,
     corrections_dir: Path,
     vocabulary: dict[str, list[str]],
-    operating_point: str = "balanced",
+    operating_point: str = "default",
     note: str = "",
 ) -> tuple[Path, dict[str, list[str]]]:
     """Mark a review checked by `annotator` (raises CorrectionError, UnknownReviewError). The note names the

@@ -53,7 +53,7 @@ def tag(
     paths: Annotated[list[Path], typer.Argument(help="files (.txt .md .html .pdf) and folders, mixed")],
     model: ModelOption = "champion",
     backend: BackendOption = None,
-    operating_point: OperatingPointOption = "balanced",
+    operating_point: OperatingPointOption = "default",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output file (default: stdout)")] = None,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="jsonl | csv [from --out's suffix]")] = None,
     csv_layout: CsvLayoutOption = "full",
@@ -116,7 +116,7 @@ def evaluate(
     gold: Annotated[Path, typer.Option(help="JSONL: {id, text|path, harm_type: [...], learning_theme: [...]}")],
     model: ModelOption = "champion",
     backend: BackendOption = None,
-    operating_point: OperatingPointOption = "balanced",
+    operating_point: OperatingPointOption = "default",
     report: Annotated[Path | None, typer.Option(help="folder for evaluation.json and evaluation.md")] = None,
 ) -> None:
     """Score a model set on your own hand-labelled reviews."""
@@ -256,7 +256,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     model: ModelOption = "champion",
     backend: BackendOption = None,
-    operating_point: OperatingPointOption = "balanced",
+    operating_point: OperatingPointOption = "default",
     annotator: Annotated[str, typer.Option(help="name for data/corrections/NAME.jsonl")] = "analyst",
     token_file: Annotated[Path | None, typer.Option(help="file with the access token (or env REVIEWTAG_TOKEN)")] = None,
     users: Annotated[Path | None, typer.Option(help="file of name:sha256-hex-of-token lines, one per analyst")] = None,

@@ -58,7 +58,7 @@ def correct(
     note: Annotated[str, typer.Option(help="why (required for --remove)")] = "",
     annotator: AnnotatorOption = "analyst",
     model: ModelOption = "champion",
-    operating_point: OperatingPointOption = "balanced",
+    operating_point: OperatingPointOption = "default",
 ) -> None:
     """Record a reader correction (validated, appended atomically), or mark a review checked."""
     from pipelines.config import LabelConfig, load_section

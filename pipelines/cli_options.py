@@ -34,8 +34,9 @@ OperatingPointOption = Annotated[
     str,
     typer.Option(
         "--operating-point",
-        help="balanced (F1-tuned thresholds) | recall (F2: miss fewer labels) | precision (F0.5); each tuned "
-        "on validation and saved with the model",
+        help="default (each model's own: recall for harms, balanced for themes; params.yaml "
+        "train.default_operating_points) | balanced (F1-tuned thresholds) | recall (F2: miss fewer labels) | "
+        "precision (F0.5); each tuned on validation and saved with the model",
     ),
 ]
 
@@ -47,10 +48,10 @@ def check_backend(value: str | None) -> str | None:
 
 
 def check_operating_point(value: str) -> str:
-    from pipelines.modeling.base import OPERATING_POINTS
+    from pipelines.modeling.base import DEFAULT_POINT, OPERATING_POINTS
 
-    if value not in OPERATING_POINTS:
-        fail(f"--operating-point must be one of {', '.join(OPERATING_POINTS)}, not {value!r}")
+    if value != DEFAULT_POINT and value not in OPERATING_POINTS:
+        fail(f"--operating-point must be one of {', '.join([DEFAULT_POINT, *OPERATING_POINTS])}, not {value!r}")
     return value
 
 

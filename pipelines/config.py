@@ -141,6 +141,9 @@ class TfidfConfig:
         _check(self.class_weight in (None, "balanced"), "tfidf_linear.class_weight must be null or 'balanced'")
 
 
+OPERATING_POINT_NAMES = ("balanced", "recall", "precision")  # pipelines.modeling.base.OPERATING_POINTS
+
+
 @dataclass
 class TrainConfig:
     cross_validate: bool = True
@@ -148,9 +151,18 @@ class TrainConfig:
     calibration_methods: list[str] = field(default_factory=lambda: ["platt", "isotonic"])  # chosen per label on CV
     calibration_min_positives: int = 10  # fewer training positives: one Platt map pooled over such labels
     calibration_bins: int = 10  # equal-width bins of the reported ECE and reliability diagrams
+    # the operating point each task's models apply unless told otherwise (`--operating-point default`):
+    # a missed harm costs more than a false one, so harms take the recall-weighted (F2) thresholds
+    default_operating_points: dict[str, str] = field(
+        default_factory=lambda: {"harm_type": "recall", "learning_theme": "balanced"}
+    )
 
     def __post_init__(self) -> None:
         _check(isinstance(self.cross_validate, bool), "train.cross_validate must be true or false")
+        _check(
+            set(self.default_operating_points.values()) <= set(OPERATING_POINT_NAMES),
+            f"train.default_operating_points: each one of {', '.join(OPERATING_POINT_NAMES)}",
+        )
         _check(
             set(self.calibration_methods) <= {"platt", "isotonic"}, "train.calibration_methods: platt and/or isotonic"
         )
@@ -193,8 +205,15 @@ class TrackingConfig:
 class EnsembleConfig:
     members: list[str] = field(default_factory=lambda: ["lexicon", "tfidf_linear", "quoted_items"])
     weights: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
+    # a few-shot label (some member routes it to the lexicon's rules): the rule score and the learned
+    # members' mean combined by noisy_or (either alone can carry it) or averaged (mean)
+    few_shot_combination: str = "noisy_or"
 
     def __post_init__(self) -> None:
+        _check(
+            self.few_shot_combination in ("noisy_or", "mean"),
+            "ensemble.few_shot_combination must be noisy_or or mean",
+        )
         _check(
             len(self.members) >= 2 and len(set(self.members)) == len(self.members),
             "ensemble.members must name >= 2 distinct model kinds",
@@ -285,9 +304,19 @@ class QuotedItemsConfig(EncoderConfig):
     max_items: int = 400  # per document, evenly spread beyond it (long reports); the cap is reported
     C: float = 1.0  # inverse L2 strength of each label's logistic regression (chosen on CV)
     quotes: list[str] = field(default_factory=lambda: ["data/gold/passes/decisions", "data/corrections"])
+    # hand-written item examples (pipelines/labels/hand_items.py), SYNTHETIC; [] = the readers' quotes only
+    hand_items: list[str] = field(default_factory=lambda: ["data/gold/hand_items/items.jsonl"])
+    # a label with too few training reviews (split.min_support) and at least this many hand-written
+    # positives is learned from them instead of routed to the lexicon's rules
+    min_hand_items: int = 10
+    # the labels the hand-written items supplement are fitted without class balancing (their score
+    # stays low unless an item reads like the written examples), at this inverse L2 strength
+    hand_items_C: float = 30.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check(self.min_hand_items >= 2, "quoted_items.min_hand_items must be >= 2")
+        _check(self.hand_items_C > 0, "quoted_items.hand_items_C must be positive")
         _check(8 <= self.max_item_tokens <= self.max_length, "quoted_items.max_item_tokens must be in [8, max_length]")
         _check(self.max_items >= 1, "quoted_items.max_items must be >= 1")
         _check(self.C > 0, "quoted_items.C must be positive")

@@ -101,7 +101,7 @@ def read(
     long: list[bool],
     config: LongDocumentsConfig,
     threshold_scale: float = 1.0,
-    operating_point: str = "balanced",
+    operating_point: str = "default",
     sections: list[list[Section]] | None = None,
 ) -> Reading:
     """Score every document through its view, at an operating point's thresholds; long documents at

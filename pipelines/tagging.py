@@ -104,7 +104,7 @@ def tag_reviews(
     progress: bool = False,
     notes: dict[int, list[str]] | None = None,
     reading: LongDocumentsConfig | None = None,
-    operating_point: str = "balanced",
+    operating_point: str = "default",
 ) -> list[dict]:
     """One row per review. A full report (a document of `long_documents.min_chars` or more) is read by
     its sections (`pipelines.long_documents`): each task reads its roles' sections, at its long-document

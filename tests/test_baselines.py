@@ -172,6 +172,9 @@ def test_cv_is_out_of_fold_and_the_ensemble_gets_it_from_its_members(tmp_path, m
     ensemble = train("ensemble", "harm_type", ensemble_params, True, "t", root / "ensemble", data)
     expected = (np.load(root / "lexicon" / CV_PROBA_FILE) + 3 * oof_tfidf) / 4
     np.testing.assert_allclose(np.load(root / "ensemble" / CV_PROBA_FILE), expected)
+    # harms apply their recall (F2) thresholds unless told otherwise (train.default_operating_points)
+    assert {m.default_operating_point for m in (tfidf, lexicon, ensemble)} == {"recall"}
+    np.testing.assert_array_equal(tfidf.thresholds_at("default"), tfidf.thresholds_at("recall"))
     cv = ensemble.meta.extra["cv"]  # the one scorer's fold summary: mean and sd over the folds
     assert cv["macro_f1"] > 0.5 and cv["macro_f1_sd"] >= 0 and lexicon.meta.extra["cv"]["folds"] == 3
     # without the members' CV files the ensemble has no CV (and so cannot win on cv)
@@ -234,7 +237,24 @@ def test_operating_points_are_tuned_on_validation_and_saved(tmp_path):
     assert recall["recall"] >= recall["balanced"]
     assert set(loaded.meta.extra["operating_points"]) == {"recall", "precision"}
     np.testing.assert_array_equal(tune_thresholds(y[50:], proba, beta=1.0), loaded.thresholds)
+    # `default` is the model's own point; a model saved without one applies its balanced thresholds
+    assert loaded.default_operating_point == "balanced"
+    np.testing.assert_array_equal(loaded.decide(proba), loaded.decide(proba, operating_point="balanced"))
+    loaded.meta.extra["default_operating_point"] = "precision"
+    np.testing.assert_array_equal(loaded.thresholds_at(), loaded.thresholds_at("precision"))
+    np.testing.assert_array_equal(loaded.decide(proba), loaded.decide(proba, operating_point="precision"))
     del loaded.meta.extra["operating_points"]
     np.testing.assert_array_equal(loaded.thresholds_at("recall"), loaded.thresholds)
     with pytest.raises(ValueError, match="operating point"):
         loaded.decide(proba, operating_point="aggressive")
+
+
+def test_the_operating_point_names_agree():
+    """params.yaml's per-task defaults are validated against config's names, which must be the model's."""
+    from pipelines.config import OPERATING_POINT_NAMES, TrainConfig
+    from pipelines.modeling.base import OPERATING_POINTS
+
+    assert set(OPERATING_POINT_NAMES) == set(OPERATING_POINTS)
+    assert TrainConfig().default_operating_points == {"harm_type": "recall", "learning_theme": "balanced"}
+    with pytest.raises(ValueError, match="default_operating_points"):
+        TrainConfig(default_operating_points={"harm_type": "aggressive"})

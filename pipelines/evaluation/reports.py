@@ -82,7 +82,7 @@ def test_split_set(task: str) -> EvalSet:
     return EvalSet("test split (2023)", split.ids, split.texts, {task: rows})
 
 
-def predictions(model: ResolvedModel, dataset: EvalSet, operating_point: str = "balanced") -> np.ndarray:
+def predictions(model: ResolvedModel, dataset: EvalSet, operating_point: str = "default") -> np.ndarray:
     """Labels as `reviewtag tag` gives them: a full report (long_documents.min_chars or more) read by
     its sections at the long-document thresholds, anything shorter whole."""
     from pipelines.config import LongDocumentsConfig, load_section
@@ -93,7 +93,7 @@ def predictions(model: ResolvedModel, dataset: EvalSet, operating_point: str = "
 
 
 def evaluate_model(
-    model: ResolvedModel, dataset: EvalSet, operating_point: str = "balanced"
+    model: ResolvedModel, dataset: EvalSet, operating_point: str = "default"
 ) -> tuple[dict, np.ndarray, np.ndarray]:
     labels = model.classifier.labels
     y = multi_hot(dataset.labels[model.task], labels)
@@ -113,15 +113,16 @@ def markdown_table(result: dict) -> str:
 
 
 def evaluation_report(
-    models: dict[str, ResolvedModel], dataset: EvalSet, out_dir: Path | None, operating_point: str = "balanced"
+    models: dict[str, ResolvedModel], dataset: EvalSet, out_dir: Path | None, operating_point: str = "default"
 ) -> dict:
     report = {"dataset": dataset.name, "n": len(dataset.ids), "tasks": {}, "operating_point": operating_point}
     markdown = [f"# Evaluation on {dataset.name} ({len(dataset.ids)} reviews, {operating_point} thresholds)\n"]
     for task, model in models.items():
         result, _, _ = evaluate_model(model, dataset, operating_point)
-        report["tasks"][task] = {"model": model.name, "version": model.version, **result}
+        point = model.classifier.default_operating_point if operating_point == "default" else operating_point
+        report["tasks"][task] = {"model": model.name, "version": model.version, "operating_point": point, **result}
         markdown += [
-            f"## {task} — {model.name} ({model.version})\n",
+            f"## {task} — {model.name} ({model.version}, {point} thresholds)\n",
             f"micro-F1 **{result['micro_f1']:.3f}**, macro-F1 **{result['macro_f1']:.3f}**, "
             f"samples-F1 {result['samples_f1']:.3f}\n",
             markdown_table(result),

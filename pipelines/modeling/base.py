@@ -22,6 +22,7 @@ from pipelines.text import sentence_spans
 Span = tuple[int, int]  # [start, end) character offsets
 META_FILE = "meta.json"
 CV_PROBA_FILE = "cv_proba.npy"  # out-of-fold probabilities on the train split, written by the train stage
+HAND_TAUGHT = "hand_taught"  # meta.extra: labels a kind learns only from hand-written items (no review support)
 
 
 @dataclass
@@ -50,7 +51,10 @@ def read_meta(directory: str | Path) -> ModelMeta:
 # An operating point is the F-beta the thresholds maximise on validation: balanced F1 (the tuned
 # thresholds every figure is reported at), recall-weighted F2 (harms an analyst must not miss), and
 # precision-weighted F0.5. Each is tuned on validation and saved with the model (meta.extra).
-OPERATING_POINTS = {"balanced": 1.0, "recall": 2.0, "precision": 0.5}
+OPERATING_POINTS = {"balanced": 1.0, "recall": 2.0, "precision": 0.5}  # name -> F-beta (config.OPERATING_POINT_NAMES)
+# the name that means each model's own default operating point (meta.extra["default_operating_point"],
+# set at training from train.default_operating_points: recall for harms, balanced for themes)
+DEFAULT_POINT = "default"
 
 
 def tune_thresholds(
@@ -124,6 +128,12 @@ class ReviewClassifier(ABC):
     def thresholds(self) -> np.ndarray:
         return np.asarray(self.meta.thresholds, dtype=float)
 
+    @classmethod
+    def taught_without_reviews(cls, task: str, params: dict[str, Any]) -> set[str]:
+        """Labels this kind can learn whatever their support in the training reviews (a kind taught by
+        hand-written examples says which); the others with too little support take the lexicon route."""
+        return set()
+
     @abstractmethod
     def fit(
         self, texts: list[str], y: np.ndarray, validation: tuple[list[str], np.ndarray] | None = None
@@ -168,15 +178,25 @@ class ReviewClassifier(ABC):
         }
         return self.thresholds
 
-    def thresholds_at(self, operating_point: str = "balanced") -> np.ndarray:
-        """The thresholds of an operating point (balanced: the tuned F1 thresholds). A model saved
-        before operating points existed answers every point with its balanced thresholds."""
+    @property
+    def default_operating_point(self) -> str:
+        """The operating point this model applies unless told otherwise (balanced for a model saved
+        before the per-task defaults)."""
+        return str(self.meta.extra.get("default_operating_point", "balanced"))
+
+    def thresholds_at(self, operating_point: str = "default") -> np.ndarray:
+        """The thresholds of an operating point (balanced: the tuned F1 thresholds; default: the
+        model's own default). A model saved before operating points existed answers every point with
+        its balanced thresholds."""
+        if operating_point == DEFAULT_POINT:
+            operating_point = self.default_operating_point
         if operating_point not in OPERATING_POINTS:
-            raise ValueError(f"unknown operating point {operating_point!r}; expected {', '.join(OPERATING_POINTS)}")
+            names = ", ".join([DEFAULT_POINT, *OPERATING_POINTS])
+            raise ValueError(f"unknown operating point {operating_point!r}; expected {names}")
         saved = self.meta.extra.get("operating_points", {}).get(operating_point)
         return self.thresholds if operating_point == "balanced" or saved is None else np.asarray(saved, dtype=float)
 
-    def decide(self, proba: np.ndarray, threshold_scale: float = 1.0, operating_point: str = "balanced") -> np.ndarray:
+    def decide(self, proba: np.ndarray, threshold_scale: float = 1.0, operating_point: str = "default") -> np.ndarray:
         """Labels from probabilities this model computed, at an operating point's thresholds (scaled)."""
         return (np.asarray(proba) >= self.limits(operating_point, threshold_scale)).astype(np.int8)
 
@@ -188,14 +208,14 @@ class ReviewClassifier(ABC):
         scores are then its raw ones."""
         return self.meta.extra.get("calibration", {})
 
-    def limits(self, operating_point: str = "balanced", threshold_scale: float | np.ndarray = 1.0) -> np.ndarray:
+    def limits(self, operating_point: str = "default", threshold_scale: float | np.ndarray = 1.0) -> np.ndarray:
         """The thresholds `decide` compares with, scaled and clipped: (labels,), or (docs, labels) for one
         scale per document. The one definition: tag rows show these, calibration maps these."""
         scale = np.asarray(threshold_scale, dtype=float)
         return np.clip(self.thresholds_at(operating_point) * (scale[:, None] if scale.ndim == 1 else scale), 0.0, 1.0)
 
     def calibrated_thresholds(
-        self, operating_point: str = "balanced", threshold_scale: float | np.ndarray = 1.0
+        self, operating_point: str = "default", threshold_scale: float | np.ndarray = 1.0
     ) -> np.ndarray:
         """An operating point's thresholds (times `threshold_scale`: a float, or one per document)
         through each label's calibrator: the calibrated score a label needs to be given."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from pipelines.config import EncoderConfig, default_base_model
-from pipelines.modeling.base import ReviewClassifier
+from pipelines.modeling.base import HAND_TAUGHT, ReviewClassifier
 
 if TYPE_CHECKING:
     from pipelines.modeling.encoding import EmbeddingCache, EncoderBase
@@ -47,8 +47,12 @@ class EncoderKind(ReviewClassifier):
         self.head: LinearHead | None = None  # set by fit (kept as arrays) or load
 
     def fresh(self) -> EncoderKind:
-        """An unfitted twin sharing the encoder and the training cache (for cross-validation)."""
-        return type(self)(self.meta.task, self.labels, asdict(self.config), self.encoder, self.cache)
+        """An unfitted twin sharing the encoder and the training cache (for cross-validation), taught
+        by hand-written items for the same labels as this model (chosen on the whole training split)."""
+        twin = type(self)(self.meta.task, self.labels, asdict(self.config), self.encoder, self.cache)
+        if HAND_TAUGHT in self.meta.extra:
+            twin.meta.extra[HAND_TAUGHT] = list(self.meta.extra[HAND_TAUGHT])
+        return twin
 
     def _save_weights(self, directory: Path) -> None:
         from pipelines.modeling.encoders import save_encoder

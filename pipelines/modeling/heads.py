@@ -167,17 +167,26 @@ def quoted_examples(
     return rows, targets
 
 
-def logistic_head(emb: np.ndarray, examples: Sequence[tuple[list[int], list[int]]], C: float) -> nn.Linear:
+def logistic_head(
+    emb: np.ndarray,
+    examples: Sequence[tuple[list[int], list[int]]],
+    C: float | Sequence[float],
+    balanced: Sequence[bool] | None = None,
+) -> nn.Linear:
     """One L2 logistic regression per label (`examples[j]` = its rows of `emb` and targets), as a linear
-    head; a label with fewer than MIN_QUOTED positives (or no negative) gets bias NEVER and no weights."""
+    head; a label with fewer than MIN_QUOTED positives (or no negative) gets bias NEVER and no weights.
+    `C` is one inverse regularisation strength, or one per label; `balanced` says per label whether
+    the classes are weighted to balance (default: every label)."""
     from sklearn.linear_model import LogisticRegression
 
+    strengths = [float(C)] * len(examples) if np.isscalar(C) else [float(c) for c in C]
+    balanced = [True] * len(examples) if balanced is None else list(balanced)
     weight = np.zeros((len(examples), emb.shape[1]), dtype=np.float32)
     bias = np.full(len(examples), NEVER, dtype=np.float32)
     for j, (rows, targets) in enumerate(examples):
         if sum(targets) < MIN_QUOTED or sum(targets) == len(targets):
             continue
-        model = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
+        model = LogisticRegression(C=strengths[j], class_weight="balanced" if balanced[j] else None, max_iter=2000)
         model.fit(emb[rows], targets)
         weight[j], bias[j] = model.coef_[0], model.intercept_[0]
     head = nn.Linear(emb.shape[1], len(examples))

@@ -50,6 +50,7 @@ def refit_kind(
         name: [float(dict(zip(recipe.labels, values, strict=True)).get(label, 0.5)) for label in model.labels]
         for name, values in points.items()
     }
+    model.meta.extra["default_operating_point"] = recipe.extra.get("default_operating_point", "balanced")
     calibration = recipe.extra.get("calibration", {})
     model.meta.extra["calibration"] = {label: calibration.get(label, {"method": "identity"}) for label in model.labels}
     model.meta.taxonomy_version = recipe.taxonomy_version

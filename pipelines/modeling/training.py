@@ -30,7 +30,7 @@ from pipelines.evaluation.calibration import (
 from pipelines.evaluation.plots import reliability_diagram
 from pipelines.evaluation.scoring import cv_summary, expected_calibration_error, reliability_bins
 from pipelines.modeling import registry
-from pipelines.modeling.base import CV_PROBA_FILE, OPERATING_POINTS, ReviewClassifier
+from pipelines.modeling.base import CV_PROBA_FILE, HAND_TAUGHT, OPERATING_POINTS, ReviewClassifier
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +44,27 @@ def build(
     models_dir: Path | None = None,
 ) -> ReviewClassifier:
     """A model over every label in `labels`. Kinds that learn per label learn the `learnable` ones
-    (enough training support) and route the rest through the lexicon's rules (kinds/routed.py);
+    (enough training support, or enough examples the kind is taught apart from reviews:
+    `taught_without_reviews`) and route the rest through the lexicon's rules (kinds/routed.py);
     the lexicon needs no examples and the ensemble's members already cover every label."""
     cls = registry.classifier_class(kind)
     if kind == "lexicon":
         return cls(task, labels, params)
     if kind == "ensemble":
         return cls(task, labels, params, models_dir=models_dir or paths.MODELS)
-    learnable = list(labels) if learnable is None else [label for label in labels if label in learnable]
-    few_shot = [label for label in labels if label not in learnable]
+    supported = list(labels) if learnable is None else [label for label in labels if label in learnable]
+    taught = (
+        [] if learnable is None else sorted(cls.taught_without_reviews(task, params) & set(labels) - set(supported))
+    )
+    learned = sorted([*supported, *taught])
+    model = cls(task, learned, params)
+    if taught:  # the labels it learns only thanks to hand-written items (decided once, not per CV fold)
+        model.meta.extra[HAND_TAUGHT] = taught
+    few_shot = [label for label in labels if label not in learned]
     if not few_shot:
-        return cls(task, labels, params)
+        return model
     rules = registry.classifier_class("lexicon")(task, few_shot, asdict(load_section("lexicon", LexiconConfig)))
-    return registry.spec("routed", role="wrapper").cls(cls(task, learnable, params), rules)
+    return registry.spec("routed", role="wrapper").cls(model, rules)
 
 
 def required_kinds(kind: str, params: dict) -> list[str]:
@@ -97,6 +105,7 @@ def train(
     model = build(kind, task, data.labels, params, learnable, models_dir)
     model.fit(train_split.texts, train_split.y, validation=(validation.texts, validation.y))
     model.tune(validation.texts, validation.y)
+    model.meta.extra["default_operating_point"] = settings.default_operating_points.get(task, "balanced")
     model.meta.taxonomy_version = taxonomy_version
     model.meta.params = params
     model.meta.extra["n_train"] = len(train_split.texts)

@@ -42,7 +42,7 @@ class Batch:
     documents: dict[str, str] = field(default_factory=dict)  # document name -> text the offsets index
     regions: list[tuple[int, int]] = field(default_factory=list)  # tagged row -> its span in the document
     seconds: float = 0.0
-    operating_point: str = "balanced"  # the thresholds the batch was tagged at (serve --operating-point)
+    operating_point: str = "default"  # the thresholds the batch was tagged at (serve --operating-point)
     names: list[str] = field(default_factory=list)  # the inputs as the analyst named them, in upload order
     folder: Path | None = None  # where the uploads are kept until the batch is dropped ("Add to corpus")
     files: dict[str, Path] = field(default_factory=dict)  # input name -> its stored file
@@ -83,7 +83,7 @@ class BatchStore:
         model_spec: str,
         load_models: Callable[[str], dict[str, ResolvedModel]],
         max_chars: int,
-        operating_point: str = "balanced",
+        operating_point: str = "default",
     ) -> Batch:
         batch = Batch(secrets.token_urlsafe(12), model_spec, len(uploads), operating_point=operating_point)
         batch.names, batch.folder = [u.name for u in uploads], folder

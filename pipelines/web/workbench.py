@@ -49,7 +49,7 @@ class Workbench:
     corpus: Path = field(default_factory=lambda: paths.resolve(paths.CORPUS))
     raw_dir: Path = field(default_factory=lambda: paths.resolve(paths.RAW))
     max_chars: int = 2_000_000
-    operating_point: str = "balanced"  # thresholds every batch is tagged at (serve --operating-point)
+    operating_point: str = "default"  # thresholds every batch is tagged at (serve --operating-point)
     resolver: Callable[[str], dict[str, ResolvedModel]] = resolve
     vocabulary: dict[str, list[str]] = field(init=False)
     decisions: dict[str, Decision] = field(default_factory=dict, init=False)

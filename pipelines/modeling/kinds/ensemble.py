@@ -23,7 +23,8 @@ MEMBERS_DIR = "members"
 
 @registry.register("ensemble", config=EnsembleConfig, rank=4)
 class EnsembleClassifier(ReviewClassifier):
-    """Weighted mean of the members' probabilities (lexicon + TF-IDF + quoted items by default)."""
+    """Weighted mean of the members' probabilities (lexicon + TF-IDF + quoted items by default), per
+    label over the members with a vote of their own on it (`label_weights`)."""
 
     def __init__(self, task: str, labels: list[str], params: dict | None = None, models_dir: str | Path = ""):
         super().__init__(task, labels, params)
@@ -46,9 +47,47 @@ class EnsembleClassifier(ReviewClassifier):
         self._load_members(self.models_dir)
         return self
 
+    def label_weights(self) -> np.ndarray:
+        """(members, labels) weights of the mean. A member that routes a label to the lexicon's rules
+        (kinds/routed.py) repeats the lexicon member's score for it, so it has no vote of its own
+        there: with the lexicon among the members it is left out for that label, and a label that
+        one member learned is not outvoted by copies of the same rule. Labels every member learned,
+        or every member routes, keep the configured weights."""
+        kinds = list(self.meta.params["members"])
+        weights = np.asarray(self.meta.params.get("weights", [1.0] * len(kinds)), dtype=float)
+        matrix = np.repeat(weights[:, None], len(self.labels), axis=1)
+        if "lexicon" not in kinds or not self.members:
+            return matrix
+        for m, kind in enumerate(kinds):
+            routes = self.members[kind].meta.extra.get("routes", {}) if kind != "lexicon" else {}
+            for j, label in enumerate(self.labels):
+                if routes.get(label) == "lexicon":
+                    matrix[m, j] = 0.0
+        return matrix
+
+    def few_shot_columns(self) -> list[int]:
+        """The labels some member routes to the lexicon's rules (too few training reviews to learn)."""
+        routes = [m.meta.extra.get("routes", {}) for kind, m in self.members.items() if kind != "lexicon"]
+        return [j for j, label in enumerate(self.labels) if any(r.get(label) == "lexicon" for r in routes)]
+
     def _combine(self, stacked: list[np.ndarray]) -> np.ndarray:
-        weights = np.asarray(self.meta.params.get("weights", [1.0] * len(stacked)), dtype=float)
-        return np.tensordot(weights / weights.sum(), np.stack(stacked), axes=1)
+        """The weighted mean per label; for a few-shot label under `few_shot_combination: noisy_or`,
+        the lexicon's rule score OR the mean of the members that learned it (taught by hand-written
+        items): a pattern match alone carries the label as it did before any member learned it, and a
+        learned member adds what no pattern says, instead of each diluting the other."""
+        weights = self.label_weights()
+        parts = np.stack(stacked)
+        combined = np.einsum("ml,mnl->nl", weights / weights.sum(axis=0, keepdims=True), parts)
+        kinds = list(self.meta.params["members"])
+        if self.meta.params.get("few_shot_combination", "mean") != "noisy_or" or "lexicon" not in kinds:
+            return combined
+        rules = kinds.index("lexicon")
+        for j in self.few_shot_columns():
+            learned = [m for m in range(len(kinds)) if m != rules and weights[m, j] > 0]
+            if learned:
+                mean = np.average(parts[learned, :, j], axis=0, weights=weights[learned, j])
+                combined[:, j] = 1 - (1 - parts[rules, :, j]) * (1 - mean)
+        return combined
 
     def score(self, texts: list[str]) -> Scores:
         parts = {kind: member.score(texts) for kind, member in self.members.items()}

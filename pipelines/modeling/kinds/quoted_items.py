@@ -16,12 +16,17 @@ is built or loaded, never when this module is.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from pipelines.config import QuotedItemsConfig
 from pipelines.modeling import registry
-from pipelines.modeling.base import ItemScores, Scores, Span
+from pipelines.modeling.base import HAND_TAUGHT, ItemScores, Scores, Span
 from pipelines.modeling.encoder_kind import EncoderKind
+
+if TYPE_CHECKING:
+    from pipelines.labels.hand_items import HandItem
 
 HEAD_FILE = "item_head.safetensors"
 
@@ -55,8 +60,32 @@ class QuotedItemsClassifier(EncoderKind):
         cfg = self.config
         return self.encoder.document_items(texts, cfg.max_items, cfg.max_item_tokens, self.cache)
 
+    @classmethod
+    def taught_without_reviews(cls, task: str, params: dict) -> set[str]:
+        """The labels with at least `min_hand_items` hand-written positives: learned from those items
+        even where the corpus has too few reviews of them."""
+        from pipelines.labels.hand_items import known_labels, load_hand_items, positives_per_label
+
+        config = cls.config_class(**params)
+        counts = positives_per_label(load_hand_items(config.hand_items, task, known_labels()))
+        return {label for label, n in counts.items() if n >= config.min_hand_items}
+
+    def hand_examples(self) -> tuple[list[HandItem], np.ndarray]:
+        """This task's hand-written items (pipelines/labels/hand_items.py) and their embeddings."""
+        from pipelines.labels.hand_items import known_labels, load_hand_items
+
+        hand = load_hand_items(self.config.hand_items, self.meta.task, known_labels())
+        if not hand:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return hand, self.encoder.encode_items([item.text for item in hand], self.config.max_item_tokens)
+
     def fit(self, texts: list[str], y: np.ndarray, validation=None) -> QuotedItemsClassifier:
-        """Validation is not needed: a logistic regression has no epochs to stop early."""
+        """Validation is not needed: a logistic regression has no epochs to stop early. Hand-written
+        items supplement the labels `training.build` found too few training reviews of
+        (`meta.extra["hand_taught"]`): positives where they state it, negatives elsewhere. Such a
+        label is fitted without class balancing, at `hand_items_C`: balanced weights would lift every
+        review item that merely shares the written sentences' register (a sofa death read as
+        exploitation at 0.7), while unbalanced, only items close to the examples score high."""
         from pipelines.labels.quotes import load_quotes, quoted_items
         from pipelines.modeling.encoding import EmbeddingCache
         from pipelines.modeling.heads import logistic_head, quoted_examples
@@ -72,10 +101,27 @@ class QuotedItemsClassifier(EncoderKind):
             labelled = np.flatnonzero(y[:, j]).tolist()
             positives = {i: quoted_items(texts[i], spans[i], quotes.get(label, ())) for i in labelled}
             examples.append(quoted_examples(counts, np.asarray(y[:, j], dtype=bool), positives))
-        self.head = LinearHead.from_torch(logistic_head(emb, examples, self.config.C))
-        # positives per label: what each label learned from
+        hand, hand_emb = self.hand_examples()
+        supplemented = set()
+        if hand:
+            first = len(emb)
+            emb = np.concatenate([emb, hand_emb.astype(emb.dtype)])
+            taught = set(self.meta.extra.get(HAND_TAUGHT, []))
+            for (rows, targets), label in zip(examples, self.labels, strict=True):
+                if label not in taught:
+                    continue  # the training reviews teach this label: written sentences would only dilute them
+                supplemented.add(label)
+                rows += range(first, first + len(hand))
+                targets += [int(label in item.labels) for item in hand]
+        strengths = [self.config.hand_items_C if label in supplemented else self.config.C for label in self.labels]
+        balanced = [label not in supplemented for label in self.labels]
+        self.head = LinearHead.from_torch(logistic_head(emb, examples, strengths, balanced))
+        # positives per label: what each label learned from (hand-written ones included, also apart)
         self.meta.extra["quoted_items"] = {
             label: int(sum(t)) for label, (_, t) in zip(self.labels, examples, strict=True)
+        }
+        self.meta.extra["hand_items"] = {
+            label: sum(label in item.labels for item in hand) if label in supplemented else 0 for label in self.labels
         }
         return self
 
