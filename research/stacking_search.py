@@ -5,7 +5,8 @@ The mean dilutes a confident member (issue 21: a care leaver who "took his own l
 lexicon, the mean of three members falls under the threshold). `research.combination_search` tried fixed
 rules per label (max, noisy-OR, one member); this tries learning the combination. Candidates:
 
-- `mean`: shipped;
+- `shipped`: the ensemble's own combination (the mean; noisy-OR of rule and learned members for the
+  few-shot labels); `mean`: the plain mean of every member;
 - `stack`: per label, a logistic regression on the members' log-odds, fitted on the train rows'
   out-of-fold probabilities (the members' cv_proba.npy), so every weight is learned from scores the
   members gave to reviews they never saw; its CV figure is nested (fitted on four folds, scored on the
@@ -67,10 +68,14 @@ def apply_stack(stack: list, features: np.ndarray, mean: np.ndarray) -> np.ndarr
     return proba
 
 
-def candidates(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def candidates(parts: dict[str, np.ndarray], ensemble) -> dict[str, np.ndarray]:
     mean = np.mean(list(parts.values()), axis=0)
     learned = np.mean([p for kind, p in parts.items() if kind != "lexicon"], axis=0)
-    return {"mean": mean, "rule_or_mean": 1 - (1 - parts["lexicon"]) * (1 - learned)}
+    return {
+        "shipped": ensemble._combine(list(parts.values())),
+        "mean": mean,
+        "rule_or_mean": 1 - (1 - parts["lexicon"]) * (1 - learned),
+    }
 
 
 def summary(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict:
@@ -93,17 +98,17 @@ def evaluate_task(task: str, C: float) -> dict:
     oof = {k: np.load(Path("models") / task / k / CV_PROBA_FILE, allow_pickle=False) for k in kinds}
     val = {k: m.predict_proba(validation.texts) for k, m in ensemble.members.items()}
     chal = {k: m.predict_proba(challenge.texts) for k, m in ensemble.members.items()}
-    rows = {"oof": candidates(oof), "val": candidates(val), "chal": candidates(chal)}
+    rows = {"oof": candidates(oof, ensemble), "val": candidates(val, ensemble), "chal": candidates(chal, ensemble)}
     feats = {name: log_odds(list(parts.values())) for name, parts in (("oof", oof), ("val", val), ("chal", chal))}
     nested = np.zeros(train.y.shape)
     for fold in sorted(set(train.folds.tolist()) - {-1}):
         fit, held = train.folds != fold, train.folds == fold
         stack = fit_stack(feats["oof"][fit], train.y[fit], C)
-        nested[held] = apply_stack(stack, feats["oof"][held], rows["oof"]["mean"][held])
+        nested[held] = apply_stack(stack, feats["oof"][held], rows["oof"]["shipped"][held])
     stack = fit_stack(feats["oof"], train.y, C)
     rows["oof"]["stack"] = nested
-    rows["val"]["stack"] = apply_stack(stack, feats["val"], rows["val"]["mean"])
-    rows["chal"]["stack"] = apply_stack(stack, feats["chal"], rows["chal"]["mean"])
+    rows["val"]["stack"] = apply_stack(stack, feats["val"], rows["val"]["shipped"])
+    rows["chal"]["stack"] = apply_stack(stack, feats["chal"], rows["chal"]["shipped"])
     out = {}
     for name in rows["oof"]:
         thresholds = tune_thresholds(validation.y, rows["val"][name])
