@@ -1,9 +1,11 @@
 """Per-label combination of the ensemble's members, measured: `python -m research.combination_search` →
 experiments/combination_search.json.
 
-The shipped ensemble averages its members' probabilities, which dilutes a confident member: a care
-leaver who "took his own life" matches the lexicon, but the mean of three members falls below the
-threshold. Candidates per label: mean (shipped), max, noisy-OR, and each member alone. Scored the way
+A plain mean of the members' probabilities dilutes a confident member: a care leaver who "took his own
+life" matches the lexicon, but the mean of three members falls below the threshold. Candidates per
+label: the shipped combination (the mean over the members with a vote of their own; noisy-OR of the
+rules and the learned members for the few-shot labels), the plain mean, max, noisy-OR of all members,
+noisy-OR of the lexicon with the mean of the others (`rule_or_mean`), and each member alone. Scored the way
 the champion is chosen: train out-of-fold probabilities (the members' cv_proba.npy) with thresholds
 tuned on validation. The per-label choice is nested (chosen on the other four folds, scored on the
 fifth), so the CV figure of "per label" is not flattered by its own choice. Reports which member or
@@ -26,9 +28,16 @@ from pipelines.modeling.registry import load_classifier
 OUT = Path("experiments/combination_search.json")
 
 
-def candidates(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def candidates(parts: dict[str, np.ndarray], ensemble) -> dict[str, np.ndarray]:
     stacked = np.stack(list(parts.values()))
-    out = {"mean": stacked.mean(0), "max": stacked.max(0), "noisy_or": 1 - np.prod(1 - stacked, axis=0)}
+    learned = np.mean([p for kind, p in parts.items() if kind != "lexicon"], axis=0)
+    out = {
+        "shipped": ensemble._combine(list(parts.values())),
+        "mean": stacked.mean(0),
+        "max": stacked.max(0),
+        "noisy_or": 1 - np.prod(1 - stacked, axis=0),
+        "rule_or_mean": 1 - (1 - parts["lexicon"]) * (1 - learned),
+    }
     return out | {f"{name} alone": proba for name, proba in parts.items()}
 
 
@@ -40,7 +49,7 @@ def main() -> None:
         train, validation = data.splits["train"], data.splits["validation"]
         oof = {k: np.load(Path("models") / task / k / CV_PROBA_FILE, allow_pickle=False) for k in ensemble.members}
         val = {k: m.predict_proba(validation.texts) for k, m in ensemble.members.items()}
-        oof_c, val_c = candidates(oof), candidates(val)
+        oof_c, val_c = candidates(oof, ensemble), candidates(val, ensemble)
         decided = {}
         for name in oof_c:
             thresholds = tune_thresholds(validation.y, val_c[name])
@@ -52,7 +61,7 @@ def main() -> None:
             fit, held = folds != fold, folds == fold
             f1 = {name: per_label_f1(train.y[fit], pred[fit]) for name, pred in decided.items()}
             for j, label in enumerate(ensemble.labels):
-                best = max(f1, key=lambda name, j=j: (f1[name][j], name == "mean"))  # ties keep the mean
+                best = max(f1, key=lambda name, j=j: (f1[name][j], name == "shipped"))  # ties keep the shipped
                 chosen[label].append(best)
                 nested[held, j] = decided[best][held, j]
         scored = {name: fold_scores(train.y, pred, folds, ensemble.labels) for name, pred in decided.items()}
