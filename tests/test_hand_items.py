@@ -11,20 +11,11 @@ from pipelines.modeling.kinds.ensemble import EnsembleClassifier
 from pipelines.modeling.kinds.lexicon import LexiconClassifier
 from pipelines.modeling.kinds.routed import RoutedClassifier
 from pipelines.modeling.kinds.tfidf_linear import TfidfLinearClassifier
+from research.prototype_signal import FOCUS as RARE  # the rare harms issue 21 names
 
 from .conftest import ROOT
 from .helpers import LABELS, synthetic
 
-RARE = [
-    "criminal_exploitation",
-    "sexual_exploitation",
-    "emotional_abuse",
-    "harmful_sexual_behaviour",
-    "fabricated_induced_illness",
-    "suicide_self_harm",
-    "youth_violence",
-    "neglect",
-]
 EXPLOITED = [
     "Child M, 15, was made to carry drugs between two cities by older dealers who said he owed them money.",
     "Dealers moved into the flat of a 16-year-old and used it to store and sell heroin.",
@@ -112,9 +103,9 @@ def test_a_label_without_training_reviews_is_learned_from_hand_written_items(tmp
     assert proba[0] > 0.5 > proba[1]
 
 
-def test_the_ensemble_counts_a_routed_rule_once(tmp_path):
-    """A member that routes a label to the lexicon repeats the lexicon member's score: that label is
-    the mean of the members with a vote of their own, so a learned member is not outvoted by copies."""
+def routed_members():
+    """Labels with one few-shot harm, training texts, a lexicon member and a TF-IDF member that routes
+    the few-shot harm to the lexicon's rules (as training builds it)."""
     labels = sorted([*LABELS, "criminal_exploitation"])
     lexicon_path = ROOT / "data/lexicon.yaml"
     texts, y = synthetic(60, seed=0)
@@ -122,7 +113,13 @@ def test_the_ensemble_counts_a_routed_rule_once(tmp_path):
         TfidfLinearClassifier("harm_type", LABELS, {"min_df": 1}).fit(texts, y),
         LexiconClassifier("harm_type", ["criminal_exploitation"], lexicon_path=lexicon_path),
     )
-    lexicon = LexiconClassifier("harm_type", labels, lexicon_path=lexicon_path)
+    return labels, texts, LexiconClassifier("harm_type", labels, lexicon_path=lexicon_path), tfidf
+
+
+def test_the_ensemble_counts_a_routed_rule_once(tmp_path):
+    """A member that routes a label to the lexicon repeats the lexicon member's score: that label is
+    the mean of the members with a vote of their own, so a learned member is not outvoted by copies."""
+    labels, texts, lexicon, tfidf = routed_members()
     ensemble = EnsembleClassifier("harm_type", labels, {"members": ["lexicon", "tfidf_linear"], "weights": [1, 1]})
     ensemble.members = {"lexicon": lexicon, "tfidf_linear": tfidf}
     weights = ensemble.label_weights()
@@ -152,14 +149,7 @@ class FixedScores(LexiconClassifier):
 def test_a_few_shot_label_joins_its_rule_and_its_learned_member_by_noisy_or():
     """Under `few_shot_combination: noisy_or` a pattern match carries a few-shot label on its own and a
     member taught by hand-written items adds to it; labels every member learned keep the mean."""
-    labels = sorted([*LABELS, "criminal_exploitation"])
-    lexicon_path = ROOT / "data/lexicon.yaml"
-    texts, y = synthetic(60, seed=0)
-    tfidf = RoutedClassifier(
-        TfidfLinearClassifier("harm_type", LABELS, {"min_df": 1}).fit(texts, y),
-        LexiconClassifier("harm_type", ["criminal_exploitation"], lexicon_path=lexicon_path),
-    )
-    lexicon = LexiconClassifier("harm_type", labels, lexicon_path=lexicon_path)
+    labels, texts, lexicon, tfidf = routed_members()
     taught = FixedScores(labels, 0.6)
     members = {"lexicon": lexicon, "tfidf_linear": tfidf, "quoted_items": taught}
     params = {"members": list(members), "weights": [1, 1, 1], "few_shot_combination": "noisy_or"}
