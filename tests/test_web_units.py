@@ -80,7 +80,8 @@ def test_colours_follow_the_row_order_and_exist_in_the_stylesheet():
     assert set(many.values()) == set(range(PALETTE))
     # the Content-Security-Policy forbids inline styles: every colour must be a class the CSS defines
     css = (Path(__file__).resolve().parents[1] / "pipelines/web/static/app.css").read_text(encoding="utf-8")
-    assert {int(c) for c in re.findall(r"\.c(\d+)\s*\{", css)} >= set(range(PALETTE))
+    hued = [selectors for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css) if "--look-bg" in body]
+    assert {int(c) for selectors in hued for c in re.findall(r"\.c(\d+)\b", selectors)} >= set(range(PALETTE))
 
 
 def test_templates_escape_what_they_show():
