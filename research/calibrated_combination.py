@@ -37,10 +37,6 @@ OUT = Path("experiments/calibrated_combination.json")
 CHALLENGE = Path("data/gold/challenge/gold.jsonl")
 
 
-def combine(ensemble, parts: list[np.ndarray]) -> np.ndarray:
-    return ensemble._combine(parts)
-
-
 def task_report(root: Path, task: str) -> dict:
     ensemble = load_classifier(root / task / "ensemble")
     labels = ensemble.labels
@@ -67,7 +63,7 @@ def task_report(root: Path, task: str) -> dict:
     y_challenge = multi_hot(challenge.labels[task], labels)
     out = {}
     for name, by_split in rows.items():
-        combined = {split: combine(ensemble, [parts[k] for k in kinds]) for split, parts in by_split.items()}
+        combined = {split: ensemble.combine([parts[k] for k in kinds]) for split, parts in by_split.items()}
         thresholds = tune_thresholds(validation.y, combined["val"])
         out[name] = {
             "cv": figures(train.y, (combined["oof"] >= thresholds).astype(np.int8), labels),

@@ -32,7 +32,7 @@ def candidates(parts: dict[str, np.ndarray], ensemble) -> dict[str, np.ndarray]:
     stacked = np.stack(list(parts.values()))
     learned = np.mean([p for kind, p in parts.items() if kind != "lexicon"], axis=0)
     out = {
-        "shipped": ensemble._combine(list(parts.values())),
+        "shipped": ensemble.combine(list(parts.values())),
         "mean": stacked.mean(0),
         "max": stacked.max(0),
         "noisy_or": 1 - np.prod(1 - stacked, axis=0),

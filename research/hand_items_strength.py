@@ -77,8 +77,10 @@ class ItemTable:
 
 
 def fit_label(table: ItemTable, y: np.ndarray, fit: np.ndarray, label: str, quotes, hand, hand_emb, C: Strength):
-    """The label's item regression on the `fit` reviews' items plus the hand-written items."""
-    from sklearn.linear_model import LogisticRegression
+    """The label's item regression on the `fit` reviews' items plus the hand-written items, fitted by
+    the quoted-items kind's own `logistic_head`."""
+    from pipelines.modeling.heads import logistic_head
+    from pipelines.modeling.linear import LinearHead
 
     reviews = np.flatnonzero(fit)
     spans = [table.spans[i] for i in reviews]
@@ -86,10 +88,9 @@ def fit_label(table: ItemTable, y: np.ndarray, fit: np.ndarray, label: str, quot
     positives = {k: quoted_items(table.texts[i], spans[k], quotes) for k, i in enumerate(reviews) if has[k]}
     rows, targets = quoted_examples([len(s) for s in spans], has, positives)
     x = np.concatenate([table.emb[table.rows(reviews)][rows], hand_emb])
-    t = np.array(targets + [int(label in item.labels) for item in hand])
-    weight = "balanced" if C.balanced else None
-    model = LogisticRegression(C=C.C, class_weight=weight, max_iter=2000).fit(x, t)
-    return lambda emb: model.predict_proba(emb)[:, 1]
+    t = targets + [int(label in item.labels) for item in hand]
+    head = LinearHead.from_torch(logistic_head(x, [(list(range(len(x))), t)], C.C, [C.balanced]))
+    return lambda emb: head.proba(emb)[:, 0]
 
 
 COMBINE = {

@@ -72,7 +72,7 @@ def candidates(parts: dict[str, np.ndarray], ensemble) -> dict[str, np.ndarray]:
     mean = np.mean(list(parts.values()), axis=0)
     learned = np.mean([p for kind, p in parts.items() if kind != "lexicon"], axis=0)
     return {
-        "shipped": ensemble._combine(list(parts.values())),
+        "shipped": ensemble.combine(list(parts.values())),
         "mean": mean,
         "rule_or_mean": 1 - (1 - parts["lexicon"]) * (1 - learned),
     }

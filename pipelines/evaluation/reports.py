@@ -119,7 +119,7 @@ def evaluation_report(
     markdown = [f"# Evaluation on {dataset.name} ({len(dataset.ids)} reviews, {operating_point} thresholds)\n"]
     for task, model in models.items():
         result, _, _ = evaluate_model(model, dataset, operating_point)
-        point = model.classifier.default_operating_point if operating_point == "default" else operating_point
+        point = model.classifier.resolved_operating_point(operating_point)
         report["tasks"][task] = {"model": model.name, "version": model.version, "operating_point": point, **result}
         markdown += [
             f"## {task} — {model.name} ({model.version}, {point} thresholds)\n",

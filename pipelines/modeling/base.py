@@ -184,12 +184,15 @@ class ReviewClassifier(ABC):
         before the per-task defaults)."""
         return str(self.meta.extra.get("default_operating_point", "balanced"))
 
+    def resolved_operating_point(self, operating_point: str) -> str:
+        """The operating point a name stands for: `default` is this model's own, any other itself."""
+        return self.default_operating_point if operating_point == DEFAULT_POINT else operating_point
+
     def thresholds_at(self, operating_point: str = "default") -> np.ndarray:
         """The thresholds of an operating point (balanced: the tuned F1 thresholds; default: the
         model's own default). A model saved before operating points existed answers every point with
         its balanced thresholds."""
-        if operating_point == DEFAULT_POINT:
-            operating_point = self.default_operating_point
+        operating_point = self.resolved_operating_point(operating_point)
         if operating_point not in OPERATING_POINTS:
             names = ", ".join([DEFAULT_POINT, *OPERATING_POINTS])
             raise ValueError(f"unknown operating point {operating_point!r}; expected {names}")

@@ -70,7 +70,7 @@ class EnsembleClassifier(ReviewClassifier):
         routes = [m.meta.extra.get("routes", {}) for kind, m in self.members.items() if kind != "lexicon"]
         return [j for j, label in enumerate(self.labels) if any(r.get(label) == "lexicon" for r in routes)]
 
-    def _combine(self, stacked: list[np.ndarray]) -> np.ndarray:
+    def combine(self, stacked: list[np.ndarray]) -> np.ndarray:
         """The weighted mean per label; for a few-shot label under `few_shot_combination: noisy_or`,
         the lexicon's rule score OR the mean of the members that learned it (taught by hand-written
         items): a pattern match alone carries the label as it did before any member learned it, and a
@@ -91,7 +91,7 @@ class EnsembleClassifier(ReviewClassifier):
 
     def score(self, texts: list[str]) -> Scores:
         parts = {kind: member.score(texts) for kind, member in self.members.items()}
-        return Scores(self._combine([part.proba for part in parts.values()]), parts=parts)
+        return Scores(self.combine([part.proba for part in parts.values()]), parts=parts)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         return self.score(texts).proba
@@ -107,7 +107,7 @@ class EnsembleClassifier(ReviewClassifier):
         stacked = [np.load(f, allow_pickle=False) for f in files]
         if any(part.shape != np.shape(y) for part in stacked):
             raise ValueError(f"ensemble members' {CV_PROBA_FILE} do not match the train split; retrain them")
-        return self._combine(stacked)
+        return self.combine(stacked)
 
     def evidence(self, text: str, labels: list[str], k: int = 3, scored: Scores | None = None) -> dict[str, list[Span]]:
         """Members answer simplest first, each only for the labels still without sentences: scoring

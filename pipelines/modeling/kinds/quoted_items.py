@@ -70,14 +70,14 @@ class QuotedItemsClassifier(EncoderKind):
         counts = positives_per_label(load_hand_items(config.hand_items, task, known_labels()))
         return {label for label, n in counts.items() if n >= config.min_hand_items}
 
-    def hand_examples(self) -> tuple[list[HandItem], np.ndarray]:
-        """This task's hand-written items (pipelines/labels/hand_items.py) and their embeddings."""
+    def hand_examples(self) -> tuple[list[HandItem], np.ndarray | None]:
+        """This task's hand-written items (pipelines/labels/hand_items.py) and their embeddings, through
+        the training cache (cross-validation twins share it, so each sentence is encoded once)."""
         from pipelines.labels.hand_items import known_labels, load_hand_items
 
         hand = load_hand_items(self.config.hand_items, self.meta.task, known_labels())
-        if not hand:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        return hand, self.encoder.encode_items([item.text for item in hand], self.config.max_item_tokens)
+        texts = [item.text for item in hand]
+        return hand, self.encoder.embed_items(texts, self.config.max_item_tokens, self.cache) if hand else None
 
     def fit(self, texts: list[str], y: np.ndarray, validation=None) -> QuotedItemsClassifier:
         """Validation is not needed: a logistic regression has no epochs to stop early. Hand-written
@@ -101,18 +101,17 @@ class QuotedItemsClassifier(EncoderKind):
             labelled = np.flatnonzero(y[:, j]).tolist()
             positives = {i: quoted_items(texts[i], spans[i], quotes.get(label, ())) for i in labelled}
             examples.append(quoted_examples(counts, np.asarray(y[:, j], dtype=bool), positives))
-        hand, hand_emb = self.hand_examples()
-        supplemented = set()
-        if hand:
+        taught = set(self.meta.extra.get(HAND_TAUGHT, [])) & set(self.labels)
+        hand, hand_emb = self.hand_examples() if taught else ([], None)
+        # only the labels training.build found short of reviews: for the others they would dilute the quotes
+        supplemented = taught if hand else set()
+        if supplemented:
             first = len(emb)
             emb = np.concatenate([emb, hand_emb.astype(emb.dtype)])
-            taught = set(self.meta.extra.get(HAND_TAUGHT, []))
             for (rows, targets), label in zip(examples, self.labels, strict=True):
-                if label not in taught:
-                    continue  # the training reviews teach this label: written sentences would only dilute them
-                supplemented.add(label)
-                rows += range(first, first + len(hand))
-                targets += [int(label in item.labels) for item in hand]
+                if label in supplemented:
+                    rows += range(first, first + len(hand))
+                    targets += [int(label in item.labels) for item in hand]
         strengths = [self.config.hand_items_C if label in supplemented else self.config.C for label in self.labels]
         balanced = [label not in supplemented for label in self.labels]
         self.head = LinearHead.from_torch(logistic_head(emb, examples, strengths, balanced))
